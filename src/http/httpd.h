@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP server: libmicrohttpd in external-epoll mode, driven by the libuv
+ * loop (its epoll fd in a uv_poll, its timeout in a uv_timer). One thread,
+ * no knowledge of apps: it hands each complete request (headers and a body
+ * within the size limit) to one handler and sends what the handler answers.
+ *
+ * A handler answers at once by calling http_respond() before returning, or
+ * later (after a store commit, say) by returning without answering: the
+ * connection is then suspended until http_respond() is called on the loop
+ * thread. The request stays valid until it is answered, even if the client
+ * went away meanwhile; every request must be answered exactly once.
+ *
+ * Limits answered by the server itself, never reaching the handler:
+ *   body over max_body_bytes   -> 413 with a JSON message
+ *   headers over max_header_bytes -> 431 (libmicrohttpd)
+ *   more than max_connections (or max_connections_per_ip) -> connection refused
+ *   idle_timeout_s without progress -> connection closed
+ */
+#ifndef PACER_HTTP_HTTPD_H
+#define PACER_HTTP_HTTPD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct httpd;
+struct http_request;
+
+enum http_method {
+	HTTP_GET = 1 << 0,
+	HTTP_HEAD = 1 << 1,
+	HTTP_POST = 1 << 2,
+	HTTP_PUT = 1 << 3,
+	HTTP_PATCH = 1 << 4,
+	HTTP_DELETE = 1 << 5,
+	HTTP_OPTIONS = 1 << 6,
+	HTTP_OTHER = 1 << 7,
+};
+
+struct httpd_config {
+	const char *listen;           /* "127.0.0.1:8080", "[::1]:8080", ":8080"; port 0 picks one */
+	size_t max_body_bytes;        /* default 16 MiB */
+	size_t max_header_bytes;      /* per-connection memory for headers; default 32 KiB */
+	unsigned idle_timeout_s;      /* default 60 */
+	unsigned max_connections;     /* default 4096 */
+	unsigned max_connections_per_ip; /* 0 = no per-address limit */
+};
+
+typedef void http_handler_fn(void *ctx, struct http_request *req);
+
+struct httpd_stats {
+	uint64_t connections_open;
+	uint64_t connections_total;
+	uint64_t requests_total;
+	uint64_t rejected_body_too_large;
+};
+
+/*
+ * Binds and starts serving on loop. Unset (zero) config fields take the
+ * defaults above. Returns 0 and *out, or a negative code (-errno for bind
+ * errors, PACER_EBADCONFIG for a bad listen address) with a message logged;
+ * the handler is then never called.
+ */
+int httpd_start(struct httpd **out, uv_loop_t *loop, const struct httpd_config *cfg,
+		http_handler_fn *handler, void *ctx);
+/* The port actually bound (useful with port 0). */
+uint16_t httpd_port(const struct httpd *h);
+void httpd_get_stats(const struct httpd *h, struct httpd_stats *out);
+/* Stops accepting new connections; requests in flight may still be answered. */
+void httpd_quiesce(struct httpd *h);
+/*
+ * Closes every connection and frees h. Requests not yet answered are answered
+ * 503 first, and must not be touched by their owners afterwards.
+ */
+void httpd_stop(struct httpd *h);
+
+/* Request accessors: valid until the request is answered. */
+enum http_method http_request_method(const struct http_request *r);
+const char *http_request_method_name(const struct http_request *r);
+/* The URL path, percent-decoded, without the query string. */
+const char *http_request_path(const struct http_request *r);
+/* First value of a query parameter ("" when given without value), or NULL. */
+const char *http_request_query(const struct http_request *r, const char *name);
+/* Calls fn for every value of a repeated query parameter, in order; returns how many. */
+typedef void http_query_fn(void *arg, const char *value);
+size_t http_request_query_each(const struct http_request *r, const char *name, http_query_fn *fn,
+			       void *arg);
+/* A request header (case-insensitive name), or NULL. */
+const char *http_request_header(const struct http_request *r, const char *name);
+/* The body, NUL-terminated (len excludes the NUL); "" when there is none. */
+const char *http_request_body(const struct http_request *r, size_t *len);
+/* Monotonic time (ns) when the request's headers were complete. */
+uint64_t http_request_start_ns(const struct http_request *r);
+
+/* Adds a header to the answer (copied). Call before http_respond. */
+void http_response_header(struct http_request *r, const char *name, const char *value);
+/*
+ * Answers the request: status, Content-Type, and body (len bytes, which the
+ * server takes ownership of and frees; NULL for none). Must run on the loop
+ * thread. r is invalid afterwards.
+ */
+void http_respond(struct http_request *r, int status, const char *content_type, char *body,
+		  size_t len);
+
+#endif
