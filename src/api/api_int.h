@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internals shared by the API's resource files (api_*.c): the API context,
+ * answering helpers and request parsing. Not for use outside src/api/.
+ */
+#ifndef PACER_API_API_INT_H
+#define PACER_API_API_INT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "api/metrics.h"
+#include "base/strbuf.h"
+#include "http/httpd.h"
+#include "http/router.h"
+#include "model/verrors.h"
+
+struct api {
+	uv_loop_t *loop;
+	struct api_config cfg;
+	struct store *store;
+	struct apps *apps;
+	struct httpd *httpd;
+	struct router *router;
+	struct metrics metrics;
+	char leader[300];          /* host:port */
+	char framework_id[40];
+	int64_t started_ms;
+	uint8_t *service_ports;    /* bitmap of assigned service ports */
+	unsigned next_service_port;
+	/* GET /v2/apps without parameters, built once per apps generation */
+	struct http_blob *apps_cache;
+	uint64_t apps_cache_generation;
+};
+
+typedef void api_handler_fn(struct api *api, struct http_request *req, const char *rest);
+
+/* Answering: every request is answered exactly once through one of these. */
+void api_respond(struct api *api, struct http_request *req, int status, struct strbuf *body);
+void api_respond_text(struct api *api, struct http_request *req, int status,
+		      const char *content_type, struct strbuf *body);
+__attribute__((format(printf, 4, 5))) void api_respond_error(struct api *api,
+							     struct http_request *req, int status,
+							     const char *fmt, ...);
+void api_respond_verrors(struct api *api, struct http_request *req, const struct verrors *e);
+
+/*
+ * Parses the request body as JSON within the configured depth limit. On
+ * failure answers the request (400 with Marathon's "Invalid JSON" body) and
+ * returns a negative code.
+ */
+int api_parse_body(struct api *api, struct http_request *req, json_t **out);
+/*
+ * Reads a boolean query parameter, case-insensitively ("true", "True", "1",
+ * "false", ...). Absent: *out = def. Invalid: answers 400 and returns < 0.
+ */
+int api_query_bool(struct api *api, struct http_request *req, const char *name, int def,
+		   int *out);
+
+/* A fresh deployment id (a UUID) in out[37]. */
+void api_new_deployment_id(char out[37]);
+
+/* Resources. */
+void api_apps_register(struct api *api);
+void api_misc_register(struct api *api);
+/* Keeps the service port bitmap in step with the apps: call after loading. */
+void api_ports_init(struct api *api);
+void api_ports_release(struct api *api);
+
+#endif
