@@ -23,12 +23,20 @@
 struct store;
 struct store_batch;
 
+/*
+ * Longest key (and del_prefix prefix) in bytes: LMDB's compiled-in limit, kept
+ * for every backend so a key valid on one is valid on all. Keys are 1 to
+ * STORE_KEY_MAX bytes.
+ */
+#define STORE_KEY_MAX 511
+
 /* Called on the loop thread once the batch is durable (status 0) or failed (< 0). */
 typedef void store_commit_cb(void *arg, int status);
 /*
  * Called for each key under a prefix, in key order. key and val are valid only
- * during the call. Return 0 to go on, non-zero to stop (store_scan then
- * returns that value).
+ * during the call; key is NUL-terminated, val is not (it may point into the
+ * store's memory map: never write through it). Return 0 to go on, non-zero to
+ * stop (store_scan then returns that value).
  */
 typedef int store_scan_fn(void *arg, const char *key, size_t key_len, const void *val,
 			  size_t val_len);
@@ -61,12 +69,16 @@ struct store {
  * the given loop and starts its store thread. Returns 0 and *out, or a
  * negative code (PACER_EBADCONFIG for an unknown scheme, -errno for I/O) with
  * a message already logged.
+ *
+ * The store belongs to the process that opened it: never use it in a forked
+ * child (LMDB forbids it); a child opens its own.
  */
 int store_open(struct store **out, const char *uri, uv_loop_t *loop);
 
 /*
  * Reads one key. Returns 0 with *val (NUL-terminated copy, caller frees) and
- * *len, PACER_ENOTFOUND when absent, or another negative code.
+ * *len, PACER_ENOTFOUND when absent (also for a key no store can hold: empty
+ * or longer than STORE_KEY_MAX), or another negative code.
  */
 static inline int store_get(struct store *s, const char *key, char **val, size_t *len)
 {
@@ -82,9 +94,16 @@ static inline int store_scan(struct store *s, const char *prefix, store_scan_fn 
 /*
  * Queues batch (ownership passes to the store, even on error) for the next
  * group commit. cb runs on the loop thread after the commit that holds the
- * batch, with 0 when durable. Batches commit, and callbacks run, in the order
- * submitted. Returns 0, or a negative code (store closed) in which case cb is
- * never called.
+ * batch, with 0 when durable (fsynced). Batches commit, and callbacks run, in
+ * the order submitted. A batch holding an invalid key (see store_batch_put)
+ * is not applied and its cb gets PACER_EINVALID, in its turn. When the
+ * transaction holding a batch fails, it is aborted (the store is unchanged)
+ * and every batch it held gets the error. Returns 0, or PACER_ECLOSED once
+ * store_close() has started, in which case cb is never called.
+ *
+ * Like a pending libuv request, an outstanding commit keeps the loop alive
+ * (uv_run(UV_RUN_DEFAULT) returns once every callback has run); an idle store
+ * does not.
  */
 static inline int store_commit(struct store *s, struct store_batch *b, store_commit_cb *cb,
 			       void *arg)
@@ -98,16 +117,26 @@ static inline void store_get_stats(struct store *s, struct store_stats *out)
 }
 
 /*
- * Waits for queued commits to finish (their callbacks run), stops the store
- * thread and frees the store. Must be called on the loop thread while the
- * loop is not running a store callback.
+ * Waits for queued commits to finish (their callbacks run, inside this call;
+ * a store_commit() from one of them gets PACER_ECLOSED), stops the store
+ * thread and frees the store: s is invalid when this returns. Must be called
+ * on the loop thread, not from a store callback or scan function.
+ *
+ * One libuv handle outlives the call: it is closed here (uv_close) and freed
+ * by its close callback, so the caller must run the loop once more (e.g.
+ * uv_run(loop, UV_RUN_DEFAULT) after closing its own handles) before
+ * uv_loop_close(), which reports UV_EBUSY until then.
  */
 static inline void store_close(struct store *s)
 {
 	s->ops->close(s);
 }
 
-/* Batches: an ordered list of puts and deletes, applied atomically. */
+/*
+ * Batches: an ordered list of puts and deletes, applied atomically. An empty
+ * key or prefix, or one longer than STORE_KEY_MAX, is not added and marks the
+ * batch invalid (it then fails as a whole with PACER_EINVALID at commit).
+ */
 struct store_batch *store_batch_new(void);
 void store_batch_free(struct store_batch *b);
 /* Copies key and val. */
@@ -116,5 +145,7 @@ void store_batch_del(struct store_batch *b, const char *key);
 /* Deletes every key that starts with prefix (at commit time). */
 void store_batch_del_prefix(struct store_batch *b, const char *prefix);
 size_t store_batch_count(const struct store_batch *b);
+/* 0, or PACER_EINVALID when a rejected key made the batch invalid. */
+int store_batch_error(const struct store_batch *b);
 
 #endif
