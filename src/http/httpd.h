@@ -16,6 +16,21 @@
  *   headers over max_header_bytes -> 431 (libmicrohttpd)
  *   more than max_connections (or max_connections_per_ip) -> connection refused
  *   idle_timeout_s without progress -> connection closed
+ *
+ * In detail (verified by tests/unit/test_httpd.c):
+ *   - 413: the body is read to its end and dropped, so the connection stays
+ *     usable; body {"message":"request body is larger than the limit of N bytes"}.
+ *   - 431: sent by libmicrohttpd with its own small HTML body, then the
+ *     connection is closed. max_header_bytes is libmicrohttpd's memory per
+ *     connection: request line, headers and read buffer share it.
+ *   - Over max_connections the connection is accepted and closed at once,
+ *     without an answer (counted in connections_refused); likewise over
+ *     max_connections_per_ip.
+ *   - A suspended request (handler returned without answering) never times
+ *     out: its owner must answer it, or enforce its own deadline.
+ *   - HEAD requests reach the handler as HTTP_HEAD (the router matches them
+ *     to GET routes); the server sends the answer's headers, Content-Length
+ *     included, without its body.
  */
 #ifndef PACER_HTTP_HTTPD_H
 #define PACER_HTTP_HTTPD_H
@@ -54,6 +69,7 @@ struct httpd_stats {
 	uint64_t connections_total;
 	uint64_t requests_total;
 	uint64_t rejected_body_too_large;
+	uint64_t connections_refused; /* closed at once: over max_connections */
 };
 
 /*
@@ -67,11 +83,21 @@ int httpd_start(struct httpd **out, uv_loop_t *loop, const struct httpd_config *
 /* The port actually bound (useful with port 0). */
 uint16_t httpd_port(const struct httpd *h);
 void httpd_get_stats(const struct httpd *h, struct httpd_stats *out);
-/* Stops accepting new connections; requests in flight may still be answered. */
+/*
+ * Stops accepting new connections: the listening socket is closed, so new
+ * connects are refused. Open connections (keep-alive ones included) go on
+ * being served, and requests in flight may still be answered. Idempotent.
+ */
 void httpd_quiesce(struct httpd *h);
 /*
  * Closes every connection and frees h. Requests not yet answered are answered
  * 503 first, and must not be touched by their owners afterwards.
+ *
+ * Call it from a loop callback, never from inside the handler (defer with a
+ * uv_timer or uv_async). h is freed by the close callbacks of its libuv
+ * handles: keep running the loop afterwards (uv_run until it returns, as
+ * anyone closing handles must) or h leaks. The 503 answers are sent best
+ * effort: a client that does not read loses them.
  */
 void httpd_stop(struct httpd *h);
 
@@ -86,12 +112,16 @@ const char *http_request_query(const struct http_request *r, const char *name);
 typedef void http_query_fn(void *arg, const char *value);
 size_t http_request_query_each(const struct http_request *r, const char *name, http_query_fn *fn,
 			       void *arg);
-/* A request header (case-insensitive name), or NULL. */
+/* A request header (case-insensitive name), or NULL. Query names are case-sensitive. */
 const char *http_request_header(const struct http_request *r, const char *name);
 /* The body, NUL-terminated (len excludes the NUL); "" when there is none. */
 const char *http_request_body(const struct http_request *r, size_t *len);
 /* Monotonic time (ns) when the request's headers were complete. */
 uint64_t http_request_start_ns(const struct http_request *r);
+
+/* A number of the owner's choosing carried with the request (0 until set). */
+void http_request_set_tag(struct http_request *r, unsigned tag);
+unsigned http_request_tag(const struct http_request *r);
 
 /* Adds a header to the answer (copied). Call before http_respond. */
 void http_response_header(struct http_request *r, const char *name, const char *value);
@@ -99,8 +129,26 @@ void http_response_header(struct http_request *r, const char *name, const char *
  * Answers the request: status, Content-Type, and body (len bytes, which the
  * server takes ownership of and frees; NULL for none). Must run on the loop
  * thread. r is invalid afterwards.
+ *
+ * body must come from malloc (xmalloc, strbuf_detach): it is released with
+ * free(). Content-Type may be NULL for none. Answering twice aborts. An
+ * answer given after the handler returned resumes the connection; it goes
+ * out within the same loop iteration or the next.
  */
 void http_respond(struct http_request *r, int status, const char *content_type, char *body,
 		  size_t len);
+
+/*
+ * Shared response bodies: one buffer sent to many clients without copying
+ * (e.g. a cached list). http_blob_new takes data (malloc'ed) with one
+ * reference; every http_respond_blob takes another until its response is
+ * sent; http_blob_unref drops one and frees data with the last.
+ */
+struct http_blob;
+struct http_blob *http_blob_new(char *data, size_t len);
+void http_blob_unref(struct http_blob *b);
+/* As http_respond, with a shared body (b keeps the reference it had). */
+void http_respond_blob(struct http_request *r, int status, const char *content_type,
+		       struct http_blob *b);
 
 #endif
