@@ -189,6 +189,18 @@ static void commit_and_answer(struct api *api, struct http_request *req, struct 
 
 /* ---- request helpers ---- */
 
+/* Location of a new app: absolute when the client said which host it asked, as Marathon's. */
+static void set_location(struct http_request *req, const char *id)
+{
+	struct strbuf loc = STRBUF_INIT;
+	const char *host = http_request_header(req, "Host");
+
+	if (host && *host && !strpbrk(host, "/\r\n"))
+		strbuf_addf(&loc, "http://%s", host);
+	strbuf_addf(&loc, "/v2/apps%s", id);
+	http_response_header(req, "Location", loc.buf);
+}
+
 static void not_found(struct api *api, struct http_request *req, const char *id)
 {
 	api_respond_error(api, req, 404, "App '%s' does not exist", id);
@@ -381,7 +393,7 @@ static void list_apps(struct api *api, struct http_request *req)
 static void post_app(struct api *api, struct http_request *req)
 {
 	struct verrors errs = VERRORS_INIT;
-	struct strbuf why = STRBUF_INIT, b = STRBUF_INIT, loc = STRBUF_INIT;
+	struct strbuf why = STRBUF_INIT, b = STRBUF_INIT;
 	struct app_def *def = NULL;
 	struct apps_txn *t;
 	char dep[37];
@@ -418,8 +430,7 @@ static void post_app(struct api *api, struct http_request *req)
 		app_json(&preview, EMBED_COUNTS | EMBED_DEPLOYMENTS | EMBED_TASKS, dep, &b);
 		strbuf_release(&dj);
 	}
-	strbuf_addf(&loc, "/v2/apps%s", def->id);
-	http_response_header(req, "Location", loc.buf);
+	set_location(req, def->id);
 	http_response_header(req, "Marathon-Deployment-Id", dep);
 	def = NULL; /* the transaction owns it */
 	commit_and_answer(api, req, t, 201, &b);
@@ -428,7 +439,6 @@ out:
 	json_decref(body);
 	verrors_release(&errs);
 	strbuf_release(&why);
-	strbuf_release(&loc);
 	strbuf_release(&b);
 }
 
@@ -569,7 +579,7 @@ static void get_app(struct api *api, struct http_request *req, const char *id)
 static void put_app(struct api *api, struct http_request *req, const char *id, int is_patch)
 {
 	struct verrors errs = VERRORS_INIT;
-	struct strbuf why = STRBUF_INIT, b = STRBUF_INIT, loc = STRBUF_INIT;
+	struct strbuf why = STRBUF_INIT, b = STRBUF_INIT;
 	struct app_def *def = NULL;
 	struct apps_txn *t;
 	int partial = 1, force, exists, err;
@@ -612,8 +622,7 @@ static void put_app(struct api *api, struct http_request *req, const char *id, i
 	deployment_result(&b, dep, apps_txn_version(t));
 	http_response_header(req, "Marathon-Deployment-Id", dep);
 	if (!exists) {
-		strbuf_addf(&loc, "/v2/apps%s", id);
-		http_response_header(req, "Location", loc.buf);
+		set_location(req, id);
 	}
 	commit_and_answer(api, req, t, exists ? 200 : 201, &b);
 out:
@@ -621,7 +630,6 @@ out:
 	json_decref(body);
 	verrors_release(&errs);
 	strbuf_release(&why);
-	strbuf_release(&loc);
 	strbuf_release(&b);
 }
 

@@ -362,6 +362,21 @@ static void answer_too_large(struct http_request *r)
 	http_respond(r, 413, "application/json", body, len);
 }
 
+/* Whether Content-Length announces a body over the limit. */
+static bool declared_too_large(const struct httpd *h, struct MHD_Connection *conn)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+	unsigned long long n;
+
+	if (!cl)
+		return false;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	return !errno && end != cl && n > h->max_body_bytes;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 				      const char *method, const char *version,
 				      const char *upload_data, size_t *upload_data_size,
@@ -384,6 +399,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		strbuf_init(&r->body, 0);
 		*con_cls = r;
 		h->stats.requests_total++;
+		if (declared_too_large(h, conn)) {
+			/*
+			 * The client announced a body over the limit: answer now rather
+			 * than read (or wait for) it, and say no to "Expect: 100-continue".
+			 * MHD closes the connection after this answer, as the body was
+			 * never read.
+			 */
+			answer_too_large(r);
+			return queue_response(r);
+		}
 		return MHD_YES;
 	}
 
