@@ -37,13 +37,38 @@ struct app_def {
  *   the app takes; a body "id" that resolves to another id is an error.
  *   NULL for POST, where the body must carry an id.
  * Fields Marathon ignores on input (version, versionInfo, tasks, counts,
- * deployments, ...) are ignored. Returns 0 and *out (free with
- * app_def_free), or PACER_EINVALID with every problem found added to errs.
+ * deployments, ...) are ignored, as are unknown keys. Returns 0 and *out (free
+ * with app_def_free), or PACER_EINVALID with every problem found added to errs
+ * (existing entries of errs are kept; *out is NULL).
+ *
+ * With a base other than "/" (an app inside a group), the app must be a direct
+ * child of base ("Identifier is not child of /g. Hint: use relative paths.").
+ * Relative dependencies resolve against the app's parent group.
+ *
+ * Normalization follows Marathon 1.11: defaults filled in; "ports" becomes
+ * portDefinitions, "uris" becomes fetch (extract only for archives, as
+ * Marathon's FetchUri.isExtract), container.docker.network and ipAddress
+ * become networks, docker.portMappings and ipAddress.discovery.ports become
+ * container.portMappings. Host networking without ports gets
+ * [{"port":0,"protocol":"tcp","name":"default"}]; other networks drop
+ * portDefinitions (emitted as []) and get a default port mapping when none
+ * is given. The output holds only keys marathon-python accepts, plus tty,
+ * check, resourceLimits and executorResources when the user set them.
+ *
+ * Errors use Marathon's paths ("/", "/cpus", "/portDefinitions(0)/port").
+ * A value of the wrong JSON type (or a missing required field) is reported
+ * with Play JSON's words ("error.expected.jsnumber", "error.path.missing")
+ * and sets errs->type_error; everything else is a rule violation.
  */
 int app_def_parse(const json_t *in, const char *base, const char *path_id, struct app_def **out,
 		  struct verrors *errs);
 
-/* Rebuilds a definition from its stored normalized JSON (trusted input). */
+/*
+ * Rebuilds a definition from its stored normalized JSON. The stored form is
+ * parsed and validated again (normalization is idempotent, so the result
+ * serializes to the same bytes). Returns 0 and *out, or PACER_EBADJSON for
+ * anything that is not a valid app definition; never crashes on garbage.
+ */
 int app_def_from_stored(const char *buf, size_t len, struct app_def **out);
 
 void app_def_free(struct app_def *def);
@@ -53,7 +78,12 @@ void app_def_free(struct app_def *def);
  * top-level key of patch replacing the one there, as PUT with
  * partialUpdate=true and PATCH do. Keys that would conflict with a patched
  * key are dropped (e.g. a patch setting "cmd" drops "args", "portDefinitions"
- * drops "ports"). The result is to be passed to app_def_parse.
+ * drops "ports"; "uris"/"fetch" and "ipAddress"/"networks" likewise, and a
+ * container with a legacy docker.network drops "networks"). A null value in
+ * the patch leaves the key unchanged. The result (a new reference, deep
+ * copies only) is to be passed to app_def_parse with the app's id as
+ * path_id; a patch that is not an object is returned as a copy, so that
+ * app_def_parse reports it.
  */
 json_t *app_def_merge(const json_t *current, const json_t *patch);
 
@@ -68,7 +98,8 @@ int app_def_only_scaling_differs(const struct app_def *a, const struct app_def *
 typedef int app_port_alloc_fn(void *ctx);
 int app_def_assign_ports(struct app_def *def, app_port_alloc_fn *alloc, void *ctx);
 
-/* Appends the normalized definition as one compact JSON object. */
+/* Appends the normalized definition as one compact JSON object (keys in
+ * Marathon's order; cpus, mem, disk and capacities as doubles: 1.0). */
 void app_def_serialize(const struct app_def *def, struct strbuf *out);
 
 #endif

@@ -29,8 +29,16 @@ struct verrors {
 
 void verrors_init(struct verrors *e);
 void verrors_release(struct verrors *e);
+/* Adds one error at path (an empty path means the object itself, "/").
+ * An error equal to one already added on the same path is not repeated. */
 __attribute__((format(printf, 3, 4))) void verrors_add(struct verrors *e, const char *path,
 						      const char *fmt, ...);
+/* As verrors_add, and marks the body as badly typed (type_error). Messages are
+ * Play JSON's: "error.expected.jsnumber", "error.expected.jsstring", ... */
+__attribute__((format(printf, 3, 4))) void verrors_add_type(struct verrors *e, const char *path,
+							   const char *fmt, ...);
+/* "Invalid JSON" when type_error is set, else "Object is not valid". */
+const char *verrors_message(const struct verrors *e);
 /* Appends Marathon's error body for these errors to out. */
 void verrors_to_json(const struct verrors *e, struct strbuf *out);
 
