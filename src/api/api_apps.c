@@ -422,7 +422,7 @@ static void post_app(struct api *api, struct http_request *req)
 		struct app preview = {0};
 		struct strbuf dj = STRBUF_INIT;
 
-		app_def_serialize(def, &dj);
+		app_def_serialize_public(def, &dj);
 		preview.def_json = dj.buf;
 		preview.def_json_len = dj.len;
 		preview.version = preview.last_scaling_at = preview.last_config_change_at =
@@ -672,7 +672,7 @@ static void restart_app(struct api *api, struct http_request *req, const char *i
 		not_found(api, req, id);
 		return;
 	}
-	if (app_def_from_stored(app->def_json, app->def_json_len, &def)) {
+	if (apps_load_version(api->apps, id, app->version, &def)) {
 		api_respond_error(api, req, 500, "cannot copy the definition of app '%s'", id);
 		return;
 	}
@@ -753,7 +753,7 @@ static void get_version(struct api *api, struct http_request *req, const char *i
 		api_respond_error(api, req, 404, "App '%s' does not exist in version %s", id, vs);
 		return;
 	}
-	app_def_serialize(def, &dj);
+	app_def_serialize_public(def, &dj);
 	strbuf_add(&b, dj.buf, dj.len - 1);
 	strbuf_addstr(&b, ",\"version\":");
 	add_iso(&b, v);

@@ -114,7 +114,9 @@ json_t *app_def_merge(const json_t *current, const json_t *patch)
 		if (json_is_null(v))
 			continue;	/* null means "unchanged", as Marathon reads it */
 		for (size_t i = 0; i < sizeof(merge_conflicts) / sizeof(merge_conflicts[0]); i++) {
-			if (!strcmp(key, merge_conflicts[i][0]))
+			/* a patch that sets both keeps both, and validation says no */
+			if (!strcmp(key, merge_conflicts[i][0]) &&
+			    !json_object_get(patch, merge_conflicts[i][1]))
 				json_object_del(res, merge_conflicts[i][1]);
 		}
 		/* A legacy docker network in the patch stands for the networks. */
@@ -173,4 +175,22 @@ int app_def_assign_ports(struct app_def *def, app_port_alloc_fn *alloc, void *ct
 void app_def_serialize(const struct app_def *def, struct strbuf *out)
 {
 	json_dump_to(def->json, out);
+}
+
+/* Accepted and kept, but unknown to marathon-python, which crashes on them. */
+static const char *const private_keys[] = {"tty", "check", "resourceLimits", "executorResources"};
+
+void app_def_serialize_public(const struct app_def *def, struct strbuf *out)
+{
+	json_t *copy = NULL;
+
+	for (size_t i = 0; i < sizeof(private_keys) / sizeof(private_keys[0]); i++) {
+		if (!json_object_get(def->json, private_keys[i]))
+			continue;
+		if (!copy)
+			copy = json_copy(def->json);
+		json_object_del(copy, private_keys[i]);
+	}
+	json_dump_to(copy ? copy : def->json, out);
+	json_decref(copy);
 }

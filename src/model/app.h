@@ -101,5 +101,11 @@ int app_def_assign_ports(struct app_def *def, app_port_alloc_fn *alloc, void *ct
 /* Appends the normalized definition as one compact JSON object (keys in
  * Marathon's order; cpus, mem, disk and capacities as doubles: 1.0). */
 void app_def_serialize(const struct app_def *def, struct strbuf *out);
+/*
+ * The same without the fields Marathon's clients do not know (tty, check,
+ * resourceLimits, executorResources: marathon-python crashes on unknown
+ * keys): what API answers show. The store keeps the full form.
+ */
+void app_def_serialize_public(const struct app_def *def, struct strbuf *out);
 
 #endif

@@ -172,6 +172,10 @@ static json_t *parse_readiness_check(struct app_parse *p, const json_t *rc, cons
 			    (long long)interval);
 	}
 	if (ap_arr(p, rc, path, "httpStatusCodesForReady", &codes) == AP_OK) {
+		if (!json_array_size(codes)) {
+			ap_child(&sub, path, "httpStatusCodesForReady");
+			verrors_add(p->errs, sub.buf, "must not be empty");
+		}
 		for (size_t i = 0; i < json_array_size(codes); i++) {
 			int dup = 0;
 

@@ -685,6 +685,9 @@ static json_t *container_port_mappings(struct app_parse *p, const json_t *c, con
 	}
 
 	if (p->host_network) {
+		if (json_array_size(cpm) || json_array_size(dpm))
+			verrors_add(p->errs, "/container",
+				    "portMappings are not allowed with host-networking");
 		json_decref(pm);
 		return NULL;
 	}
@@ -858,7 +861,10 @@ void app_parse_network(struct app_parse *p)
 		}
 		ap_set(p, "portDefinitions", pdefs);
 	} else {
-		/* Port definitions apply to host networking only; Marathon drops them. */
+		/*
+		 * Port definitions apply to host networking only; as in Marathon's
+		 * normalization, each one became a port mapping above.
+		 */
 		json_decref(pdefs);
 		ap_set(p, "portDefinitions", json_array());
 		require = 0;

@@ -73,7 +73,7 @@ static void app_set_def(struct app *app, struct app_def *def)
 	app_def_free(app->def);
 	free(app->def_json);
 	app->def = def;
-	app_def_serialize(def, &sb);
+	app_def_serialize_public(def, &sb);
 	app->def_json = strbuf_detach(&sb, &app->def_json_len);
 }
 
@@ -457,7 +457,13 @@ static void apply_put(struct apps_txn *t, struct txn_op *op, struct store_batch 
 	op->def = NULL;
 
 	version_key(key, app->id, app->version);
-	store_batch_put(b, key->buf, app->def_json, app->def_json_len);
+	{
+		struct strbuf full = STRBUF_INIT;
+
+		app_def_serialize(app->def, &full);
+		store_batch_put(b, key->buf, full.buf, full.len);
+		strbuf_release(&full);
+	}
 	app_add_version(app, app->version);
 	/* keep the newest max_versions versions */
 	while (app->nversions > a->max_versions) {

@@ -30,7 +30,7 @@ struct app {
 	int64_t version;          /* ms since the epoch */
 	int64_t last_scaling_at;
 	int64_t last_config_change_at;
-	char *def_json;           /* app_def_serialize(def), cached */
+	char *def_json;           /* app_def_serialize_public(def), cached for answers */
 	size_t def_json_len;
 	int64_t *versions;        /* every stored version, ascending */
 	size_t nversions, alloc_versions;

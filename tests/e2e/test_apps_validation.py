@@ -305,10 +305,6 @@ RULES = [
                                         "container": {"type": "DOCKER", "docker": {"image": "nginx"},
                                                       "portMappings": [{"containerPort": 80}]}},
      NOT_VALID, ("/", "/container*")),
-    ("portDefinitions-with-bridge-network", {"networks": [{"mode": "container/bridge"}],
-                                             "container": {"type": "DOCKER", "docker": {"image": "nginx"}},
-                                             "portDefinitions": [{"port": 0}]},
-     NOT_VALID, ("/", "/portDefinitions*")),
     ("docker-network-and-networks", {"networks": [{"mode": "container/bridge"}],
                                      "container": {"type": "DOCKER",
                                                    "docker": {"image": "nginx", "network": "BRIDGE"}}},
@@ -498,6 +494,16 @@ def test_legacy_docker_bridge_network(fresh):
     assert [(p["containerPort"], p.get("name")) for p in pms] == [(80, "http")], c
     assert got.get("networks", [{"mode": "container/bridge"}]) == [{"mode": "container/bridge"}], got
     assert "portDefinitions" not in got or got["portDefinitions"] == []
+
+
+def test_port_definitions_with_bridge_network_become_port_mappings(fresh):
+    # Marathon's normalization: port definitions apply to host networking only;
+    # on a bridge network each one becomes a port mapping, and nothing is lost.
+    got = _created(fresh, {"id": "/bridge-pd", "cmd": "x y", "networks": [{"mode": "container/bridge"}],
+                           "container": {"type": "DOCKER", "docker": {"image": "nginx"}},
+                           "portDefinitions": [{"port": 0}, {"port": 0}]})
+    assert got["portDefinitions"] == []
+    assert len(got["container"]["portMappings"]) == 2, got["container"]
 
 
 def test_legacy_docker_host_and_user_network(fresh):

@@ -906,11 +906,10 @@ static void test_networks(void **state)
 	assert_json(GET(def->json, "container", "portMappings", "0", "networkNames"), "[\"n1\"]");
 	app_def_free(def);
 
-	/* Host networking drops port mappings, as Marathon does. */
-	def = parse("{\"id\":\"/a\",\"container\":{\"docker\":{\"image\":\"n\"},\"portMappings\":"
-		    "[{\"containerPort\":80}]}}");
-	assert_null(GET(def->json, "container", "portMappings"));
-	app_def_free(def);
+	/* Port mappings given with host networking would be dropped: refuse them instead. */
+	expect_error("{\"id\":\"/a\",\"container\":{\"docker\":{\"image\":\"n\"},\"portMappings\":"
+		     "[{\"containerPort\":80}]}}",
+		     "/container", "portMappings are not allowed with host-networking");
 
 	expect_error("{\"id\":\"/a\",\"cmd\":\"x\",\"networks\":[{\"mode\":\"host\"},"
 		     "{\"mode\":\"container\",\"name\":\"a\"}]}",
