@@ -29,8 +29,8 @@ def api_section(r):
         "",
         "| figure | result | goal |",
         "|---|---|---|",
-        f"| create apps, 64 concurrent clients | {c['created']} created in {c['seconds']:.2f} s: "
-        f"**{c['apps_per_s']:.0f} apps/s**, non-201 {c['non_201']}, socket errors {c['errors']} | |",
+        f"| create apps, 64 concurrent clients | {c['2xx']} created in {c['seconds']:.2f} s: "
+        f"**{c['req_per_s']:.0f} apps/s**, non-2xx {c['requests'] - c['2xx']}, socket errors {c['errors']} | |",
         f"| create latency p50 / p99 / max | {c['p50_ms']:.2f} / {c['p99_ms']:.2f} / {c['max_ms']:.2f} ms | |",
         f"| store commits for those creates | {r['store_commits']} commits for {r['store_batches']} changes "
         f"({r['store_batches'] / max(r['store_commits'], 1):.1f} changes per fsync) | group commit |",
