@@ -199,6 +199,7 @@ static void set_location(struct http_request *req, const char *id)
 		strbuf_addf(&loc, "http://%s", host);
 	strbuf_addf(&loc, "/v2/apps%s", id);
 	http_response_header(req, "Location", loc.buf);
+	strbuf_release(&loc);
 }
 
 static void not_found(struct api *api, struct http_request *req, const char *id)
