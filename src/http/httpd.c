@@ -18,6 +18,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +39,11 @@
 #define DEFAULT_MAX_CONNECTIONS 4096
 /* MHD_run() calls spent at httpd_stop() to flush the 503 answers */
 #define STOP_FLUSH_RUNS 8
+/* MHD's block size for stream responses (advisory: chunked bodies are built
+ * in the connection's own buffer; only HTTP/1.0 bodies use this one) */
+#define STREAM_BLOCK_SIZE 4096
+/* a drained stream queue keeps at most this much memory */
+#define STREAM_KEEP_ALLOC (16u << 10)
 
 enum request_state {
 	REQ_READING,    /* headers in, body arriving */
@@ -67,6 +73,26 @@ struct http_request {
 	struct MHD_Response *_resp; /* set by http_respond until queued */
 	int _status;
 	struct http_request *_prev, *_next; /* in h->suspended while REQ_SUSPENDED */
+	struct http_stream *_stream; /* the answer is this stream; freed with r */
+};
+
+/*
+ * A stream belongs to its request (freed with it, in request_free) and is
+ * lent to its owner until close, abort or the closed callback. Its queue is
+ * _q.buf[_q_off .. _q.len); MHD's reader takes bytes from the front.
+ */
+struct http_stream {
+	struct http_request *_req;
+	http_stream_closed_fn *_closed;
+	void *_arg;
+	struct strbuf _q;
+	size_t _q_off;
+	size_t max_pending;
+	bool _suspended; /* the reader found the queue empty and suspended the connection */
+	bool _ending;    /* send the queue, then end the body */
+	bool _aborted;   /* drop the queue, close the connection */
+	bool _released;  /* the owner has let go: closed, aborted or told */
+	struct http_stream *_prev, *_next; /* in h->_streams until freed */
 };
 
 struct httpd {
@@ -82,6 +108,7 @@ struct httpd {
 	void *ctx;
 	struct httpd_stats stats;
 	struct http_request *_suspended; /* list head */
+	struct http_stream *_streams;    /* list head: every stream not yet freed */
 	bool _in_run;   /* inside MHD_run: MHD must not be re-entered */
 	bool _need_run; /* a connection was resumed during the current run */
 	bool _quiesced;
@@ -121,10 +148,14 @@ static void suspended_unlink(struct httpd *h, struct http_request *r)
 	r->_prev = r->_next = NULL;
 }
 
+static void stream_free(struct httpd *h, struct http_stream *s);
+
 static void request_free(struct http_request *r)
 {
 	if (r->_state == REQ_SUSPENDED)
 		suspended_unlink(r->_h, r);
+	if (r->_stream)
+		stream_free(r->_h, r->_stream);
 	if (r->_resp)
 		MHD_destroy_response(r->_resp);
 	for (size_t i = 0; i < r->_headers_nr; i++) {
@@ -239,6 +270,21 @@ static struct MHD_Response *response_new(char *body, size_t len)
 	return resp;
 }
 
+/*
+ * Resumes a suspended connection. MHD picks resumed connections up at the
+ * start of its next run; make that run happen soon. Inside a run (another
+ * request's handler answered this one) MHD must not be re-entered:
+ * httpd_run schedules it after.
+ */
+static void resume(struct httpd *h, struct MHD_Connection *conn)
+{
+	MHD_resume_connection(conn);
+	if (h->_in_run)
+		h->_need_run = true;
+	else if (!h->_stopping)
+		uv_timer_start(&h->_timer, on_timer, 0, 0);
+}
+
 /* Answers r with resp (taking its reference); see http_respond. */
 static void respond_with(struct http_request *r, int status, const char *content_type,
 			 struct MHD_Response *resp)
@@ -259,16 +305,7 @@ static void respond_with(struct http_request *r, int status, const char *content
 
 	suspended_unlink(h, r);
 	r->_state = REQ_RESUMED;
-	MHD_resume_connection(r->_conn);
-	/*
-	 * MHD picks resumed connections up at the start of its next run; make
-	 * that run happen soon. Inside a run (another request's handler answered
-	 * this one) MHD must not be re-entered: httpd_run schedules it after.
-	 */
-	if (h->_in_run)
-		h->_need_run = true;
-	else if (!h->_stopping)
-		uv_timer_start(&h->_timer, on_timer, 0, 0);
+	resume(h, r->_conn);
 }
 
 void http_respond(struct http_request *r, int status, const char *content_type, char *body,
@@ -316,6 +353,176 @@ void http_respond_blob(struct http_request *r, int status, const char *content_t
 								      blob_release, b);
 	PACER_ASSERT(resp);
 	respond_with(r, status, content_type, resp);
+}
+
+/* Streams */
+
+static size_t stream_queued(const struct http_stream *s)
+{
+	return s->_q.len - s->_q_off;
+}
+
+static void stream_wake(struct http_stream *s)
+{
+	s->_suspended = false;
+	resume(s->_req->_h, s->_req->_conn);
+}
+
+/*
+ * MHD's content reader. With nothing queued it suspends the connection
+ * until the next write, close or abort: returning 0 alone would make MHD
+ * call again on every run, a busy loop. Suspending from a content reader is
+ * allowed by MHD's documentation.
+ */
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_stream *s = cls;
+	size_t n = stream_queued(s);
+
+	(void)pos;
+	if (s->_aborted)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (!n) {
+		if (s->_ending)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		s->_suspended = true;
+		MHD_suspend_connection(s->_req->_conn);
+		return 0;
+	}
+	if (n > max)
+		n = max;
+	memcpy(buf, s->_q.buf + s->_q_off, n);
+	s->_q_off += n;
+	if (s->_q_off == s->_q.len) {
+		/* drained: a burst's large buffer is not kept for an idle stream */
+		if (s->_q.alloc > STREAM_KEEP_ALLOC)
+			strbuf_release(&s->_q);
+		else
+			strbuf_reset(&s->_q);
+		s->_q_off = 0;
+	}
+	return (ssize_t)n;
+}
+
+static void stream_free(struct httpd *h, struct http_stream *s)
+{
+	if (s->_prev)
+		s->_prev->_next = s->_next;
+	else
+		h->_streams = s->_next;
+	if (s->_next)
+		s->_next->_prev = s->_prev;
+	h->stats.streams_open--;
+	strbuf_release(&s->_q);
+	free(s);
+}
+
+struct http_stream *http_respond_stream(struct http_request *r, int status,
+					const char *content_type, http_stream_closed_fn *closed,
+					void *arg)
+{
+	struct httpd *h = r->_h;
+	const union MHD_ConnectionInfo *info;
+	struct MHD_Response *resp;
+	struct http_stream *s;
+	int one = 1;
+
+	PACER_ASSERT(closed && !r->_stream && !h->_stopping);
+	s = xcalloc(1, sizeof(*s));
+	s->_req = r;
+	s->_closed = closed;
+	s->_arg = arg;
+	strbuf_init(&s->_q, 0);
+	s->max_pending = HTTP_STREAM_DEFAULT_LIMIT;
+	s->_next = h->_streams;
+	if (s->_next)
+		s->_next->_prev = s;
+	h->_streams = s;
+	h->stats.streams_open++;
+	h->stats.streams_total++;
+	r->_stream = s;
+
+	/* without a size, MHD sends HTTP/1.1 bodies chunked */
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK_SIZE, stream_reader,
+						 s, NULL);
+	PACER_ASSERT(resp);
+	/* small writes must not wait for the client's delayed ACK (Nagle) */
+	info = MHD_get_connection_info(r->_conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (info && setsockopt(info->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		log_debug("cannot set TCP_NODELAY on the stream '%s': %s", r->path, strerror(errno));
+	respond_with(r, status, content_type, resp);
+	return s;
+}
+
+int http_stream_write(struct http_stream *s, const char *data, size_t len)
+{
+	size_t queued = stream_queued(s);
+
+	PACER_ASSERT(!s->_released);
+	if (!len)
+		return 0;
+	if (len > s->max_pending || queued > s->max_pending - len) {
+		s->_req->_h->stats.streams_too_big++;
+		return PACER_ETOOBIG;
+	}
+	/*
+	 * Move what is left to the front once the taken part is at least as
+	 * large: each byte taken pays for at most one byte moved, so writes stay
+	 * O(len) amortized and the buffer under twice the limit.
+	 */
+	if (s->_q_off && s->_q_off >= queued) {
+		memmove(s->_q.buf, s->_q.buf + s->_q_off, queued);
+		strbuf_setlen(&s->_q, queued);
+		s->_q_off = 0;
+	}
+	strbuf_add(&s->_q, data, len);
+	if (s->_suspended)
+		stream_wake(s);
+	return 0;
+}
+
+size_t http_stream_pending(const struct http_stream *s)
+{
+	return stream_queued(s);
+}
+
+void http_stream_set_limit(struct http_stream *s, size_t max_pending)
+{
+	s->max_pending = max_pending;
+}
+
+void http_stream_close(struct http_stream *s)
+{
+	PACER_ASSERT(!s->_released);
+	s->_released = true;
+	s->_ending = true;
+	if (s->_suspended)
+		stream_wake(s);
+}
+
+void http_stream_abort(struct http_stream *s)
+{
+	struct httpd *h = s->_req->_h;
+
+	PACER_ASSERT(!s->_released);
+	s->_released = true;
+	s->_aborted = true;
+	strbuf_release(&s->_q);
+	s->_q_off = 0;
+	if (s->_suspended) {
+		stream_wake(s); /* the reader closes the connection */
+		return;
+	}
+	/*
+	 * MHD is waiting for the socket to take what it already holds, or has
+	 * not asked for the body yet: the reader answers once it is asked; a
+	 * client that does not read is dropped by a short timeout instead.
+	 */
+	MHD_set_connection_option(s->_req->_conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+	if (h->_in_run)
+		h->_need_run = true;
+	else if (!h->_stopping)
+		uv_timer_start(&h->_timer, on_timer, 0, 0); /* the timer follows the new timeout */
 }
 
 void http_request_set_tag(struct http_request *r, unsigned tag)
@@ -468,6 +675,11 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		log_debug("request '%s %s' ended early: termination code %d", r->method_name,
 			  r->path, (int)toe);
+	if (r->_stream && !r->_stream->_released) {
+		/* the client went away (or a HEAD request ended): tell the owner */
+		r->_stream->_released = true;
+		r->_stream->_closed(r->_stream, r->_stream->_arg);
+	}
 	request_free(r);
 	*con_cls = NULL;
 }
@@ -777,6 +989,21 @@ void httpd_stop(struct httpd *h)
 	PACER_ASSERT(!h->_in_run);
 	h->_stopping = true;
 	httpd_quiesce(h);
+	/*
+	 * Open streams: tell their owners, then end them after what is queued.
+	 * A callback may write to or close streams not yet visited, never free
+	 * one (only MHD's completion does), so the walk is safe. None may stay
+	 * suspended, for MHD_stop_daemon.
+	 */
+	for (struct http_stream *s = h->_streams; s; s = s->_next) {
+		if (!s->_released) {
+			s->_released = true;
+			s->_ending = true;
+			s->_closed(s, s->_arg);
+		}
+		if (s->_suspended)
+			stream_wake(s);
+	}
 	/*
 	 * MHD_stop_daemon() panics on suspended connections: answer them, then
 	 * give MHD a few passes to send the answers (best effort: a client that

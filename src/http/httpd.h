@@ -31,6 +31,10 @@
  *   - HEAD requests reach the handler as HTTP_HEAD (the router matches them
  *     to GET routes); the server sends the answer's headers, Content-Length
  *     included, without its body.
+ *
+ * A handler may also answer with a stream (http_respond_stream): the headers
+ * go out at once, then the body in pieces written over time, until the
+ * owner closes the stream or the client goes away. See "Streams" below.
  */
 #ifndef PACER_HTTP_HTTPD_H
 #define PACER_HTTP_HTTPD_H
@@ -70,6 +74,9 @@ struct httpd_stats {
 	uint64_t requests_total;
 	uint64_t rejected_body_too_large;
 	uint64_t connections_refused; /* closed at once: over max_connections */
+	uint64_t streams_open;        /* http_stream responses not yet ended */
+	uint64_t streams_total;
+	uint64_t streams_too_big;     /* writes refused with PACER_ETOOBIG */
 };
 
 /*
@@ -150,5 +157,91 @@ void http_blob_unref(struct http_blob *b);
 /* As http_respond, with a shared body (b keeps the reference it had). */
 void http_respond_blob(struct http_request *r, int status, const char *content_type,
 		       struct http_blob *b);
+
+/*
+ * Streams: long-lived responses whose body is written over time, such as
+ * the agents' command stream (application/x-ndjson) or Server-Sent Events.
+ * The body goes out with chunked transfer encoding (HTTP/1.1 clients; an
+ * HTTP/1.0 client gets a body ended by closing the connection).
+ *
+ * Ownership: http_respond_stream returns a stream that its owner (the
+ * caller) holds until either
+ *   - the owner calls http_stream_close or http_stream_abort, or
+ *   - the server calls the owner's closed callback: the client went away,
+ *     the connection broke, or httpd_stop runs.
+ * After either, the owner must drop its pointer: the stream is freed by the
+ * server once the connection is done with it. closed is called at most once,
+ * and never after http_stream_close or http_stream_abort.
+ *
+ * Every function runs on the loop thread. Writes never block: they copy the
+ * bytes into the stream's queue, from which libmicrohttpd takes them as the
+ * socket accepts them. A slow reader only grows its own queue, up to the
+ * stream's limit; at the limit http_stream_write refuses with PACER_ETOOBIG,
+ * and the owner should then abort the stream (the client has fallen behind
+ * and lost data; it reconnects).
+ *
+ * In detail (tests/unit/test_httpd_stream.c verifies all but the timeouts,
+ * which follow libmicrohttpd's rules):
+ *   - A stream never times out, whether idle or not: while its queue is empty
+ *     its connection is suspended, and libmicrohttpd neither times it out nor
+ *     notices that the client closed it. A departed client is noticed when a
+ *     write fails to reach it, usually at the first or second write after it
+ *     left. Owners must write periodically (pings, SSE comments) and enforce
+ *     their own deadlines.
+ *   - A stream that still has bytes queued is an ordinary connection for
+ *     libmicrohttpd: without progress for idle_timeout_s it is closed (and
+ *     closed is called).
+ *   - closed runs from within the server's processing of the connection (or
+ *     from httpd_stop): it may write to or close other streams and answer
+ *     requests, but must not call httpd_stop.
+ *   - TCP_NODELAY is set on a stream's socket: every write goes out at once.
+ *   - A HEAD request answered with a stream gets the headers only; the
+ *     stream ends at once and closed is called.
+ *   - httpd_stop calls closed for every open stream, then sends what they
+ *     have queued and ends them properly (best effort, as for the 503s).
+ *   - After a stream is closed (not aborted) and its end sent, an HTTP/1.1
+ *     connection is kept alive and serves further requests.
+ */
+struct http_stream;
+typedef void http_stream_closed_fn(struct http_stream *s, void *arg);
+
+#define HTTP_STREAM_DEFAULT_LIMIT (1u << 20)
+
+/*
+ * Answers r with a stream: status, Content-Type (NULL for none) and the
+ * headers added with http_response_header go out at once (within the same
+ * loop iteration or the next), then whatever is written to the stream. Call
+ * it from the handler or later, like http_respond; r is invalid afterwards.
+ * closed (not NULL) is called with arg as described above. Never fails.
+ */
+struct http_stream *http_respond_stream(struct http_request *r, int status,
+					const char *content_type, http_stream_closed_fn *closed,
+					void *arg);
+/*
+ * Queues a copy of data (len bytes) on s; it goes out as soon as the socket
+ * takes it. Returns 0, or PACER_ETOOBIG (nothing queued) when the queued bytes
+ * would exceed the stream's limit. O(len) amortized; never blocks. Writing
+ * 0 bytes does nothing.
+ */
+int http_stream_write(struct http_stream *s, const char *data, size_t len);
+/* Bytes queued on s and not yet taken by the server. */
+size_t http_stream_pending(const struct http_stream *s);
+/* Sets the queue limit of s (default HTTP_STREAM_DEFAULT_LIMIT). */
+void http_stream_set_limit(struct http_stream *s, size_t max_pending);
+/*
+ * Ends the stream once its queued bytes are sent (the chunked body's end,
+ * then the connection serves the next request). s is invalid afterwards;
+ * closed is not called. A client that stops reading is dropped after
+ * idle_timeout_s.
+ */
+void http_stream_close(struct http_stream *s);
+/*
+ * Drops the queued bytes and closes the connection without ending the body
+ * properly, so the client sees a broken response: for a client that fell
+ * behind (PACER_ETOOBIG). The connection closes at once if the stream was
+ * idle, otherwise as soon as its socket accepts data again or within about
+ * a second. s is invalid afterwards; closed is not called.
+ */
+void http_stream_abort(struct http_stream *s);
 
 #endif
