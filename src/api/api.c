@@ -171,7 +171,7 @@ static void set_leader(struct api *api, const struct api_config *cfg)
 }
 
 int api_start(struct api **out, uv_loop_t *loop, const struct api_config *cfg,
-	      struct store *store, struct apps *apps)
+	      struct store *store, struct apps *apps, struct cluster *cluster)
 {
 	struct api *api = xcalloc(1, sizeof(*api));
 	struct httpd_config hc = {
@@ -189,12 +189,14 @@ int api_start(struct api **out, uv_loop_t *loop, const struct api_config *cfg,
 		api->cfg.max_json_depth = 64;
 	api->store = store;
 	api->apps = apps;
+	api->cluster = cluster;
 	api->started_ms = time_now_ms();
 	api_new_deployment_id(api->framework_id);
 	metrics_init(&api->metrics);
 	api->router = router_new();
 	api_misc_register(api);
 	api_apps_register(api);
+	api_cluster_register(api);
 	api_ports_init(api);
 	err = httpd_start(&api->httpd, loop, &hc, dispatch, api);
 	if (err) {

@@ -2,8 +2,8 @@
 /*
  * Marathon's REST API on top of the HTTP server: routing, request parsing and
  * limits, Marathon's error bodies, and one file per resource (apps, info,
- * metrics, ...). The API owns its HTTP server; the store and the apps index
- * are the caller's and must outlive it.
+ * metrics, ...). The API owns its HTTP server; the store, the apps index
+ * and the cluster are the caller's and must outlive it.
  */
 #ifndef PACER_API_API_H
 #define PACER_API_API_H
@@ -28,8 +28,9 @@ struct api_config {
 struct api;
 
 /* Starts serving. Returns 0 and *out, or a negative code with a message logged. */
+struct cluster;
 int api_start(struct api **out, uv_loop_t *loop, const struct api_config *cfg,
-	      struct store *store, struct apps *apps);
+	      struct store *store, struct apps *apps, struct cluster *cluster);
 /* Stops accepting connections; answers still in flight are sent as their commits finish. */
 void api_quiesce(struct api *api);
 /* Closes the HTTP server and frees api. Run after the store has flushed (store_close). */

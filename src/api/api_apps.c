@@ -14,6 +14,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "model/app.h"
+#include "cluster/cluster.h"
 #include "model/pathid.h"
 
 #define SERVICE_PORT_MIN 10000
@@ -115,9 +116,11 @@ static void add_iso(struct strbuf *b, int64_t ms)
 }
 
 /* The app as Marathon shows it: its definition plus runtime fields. */
-static void app_json(const struct app *app, unsigned embed, const char *deployment,
-		     struct strbuf *b)
+static void app_json(const struct cluster *cl, const struct app *app, unsigned embed,
+		     const char *deployment, struct strbuf *b)
 {
+	struct app_counts counts;
+
 	/* def_json is a non-empty object: drop its '}' and go on */
 	strbuf_add(b, app->def_json, app->def_json_len - 1);
 	strbuf_addstr(b, ",\"version\":");
@@ -127,22 +130,35 @@ static void app_json(const struct app *app, unsigned embed, const char *deployme
 	strbuf_addstr(b, ",\"lastConfigChangeAt\":");
 	add_iso(b, app->last_config_change_at);
 	strbuf_addch(b, '}');
-	if (embed & EMBED_COUNTS)
-		strbuf_addstr(b, ",\"tasksStaged\":0,\"tasksRunning\":0,\"tasksHealthy\":0,"
-				 "\"tasksUnhealthy\":0");
+	if (embed & EMBED_COUNTS) {
+		cluster_app_counts(cl, app->id, &counts);
+		strbuf_addf(b, ",\"tasksStaged\":%u,\"tasksRunning\":%u,\"tasksHealthy\":%u,"
+			       "\"tasksUnhealthy\":%u",
+			    counts.staged, counts.running, counts.healthy, counts.unhealthy);
+	}
 	if (embed & EMBED_DEPLOYMENTS) {
 		strbuf_addstr(b, ",\"deployments\":[");
 		if (deployment)
 			strbuf_addf(b, "{\"id\":\"%s\"}", deployment);
 		strbuf_addch(b, ']');
 	}
-	if (embed & EMBED_TASKS)
-		strbuf_addstr(b, ",\"tasks\":[]");
+	if (embed & EMBED_TASKS) {
+		strbuf_addstr(b, ",\"tasks\":[");
+		cluster_app_tasks_json(cl, app->id, b);
+		strbuf_addch(b, ']');
+	}
+	if (embed & EMBED_FAILURE)
+		cluster_app_last_failure_json(cl, app->id, b);
 	if (embed & EMBED_STATS)
 		strbuf_addstr(b, ",\"taskStats\":{}");
 	if (embed & EMBED_READINESS)
 		strbuf_addstr(b, ",\"readinessCheckResults\":[]");
 	strbuf_addch(b, '}');
+}
+
+void api_app_json(struct api *api, const struct app *app, struct strbuf *out)
+{
+	app_json(api->cluster, app, EMBED_COUNTS | EMBED_DEPLOYMENTS, NULL, out);
 }
 
 static void deployment_result(struct strbuf *b, const char *deployment, int64_t version)
@@ -163,6 +179,8 @@ static void op_committed(void *arg, int status, int64_t version)
 				  "cannot store the change: %s", pacer_strerror(status));
 	else
 		api_respond(op->api, op->req, op->status, &op->body);
+	if (!status)
+		cluster_apps_changed(op->api->cluster);
 	strbuf_release(&op->body);
 	free(op);
 }
@@ -358,7 +376,8 @@ static void list_apps(struct api *api, struct http_request *req)
 	}
 	/* the plain list is what pollers ask for again and again: build it once per change */
 	if (!id && !cmd && !label && !nembed && api->apps_cache &&
-	    api->apps_cache_generation == api->apps->generation) {
+	    api->apps_cache_generation == api->apps->generation &&
+	    api->apps_cache_cluster_generation == cluster_generation(api->cluster)) {
 		http_respond_blob(req, 200, "application/json; charset=utf-8", api->apps_cache);
 		metrics_record(&api->metrics, http_request_tag(req), 200, 0);
 		return;
@@ -371,7 +390,7 @@ static void list_apps(struct api *api, struct http_request *req)
 			continue;
 		if (k++)
 			strbuf_addch(&b, ',');
-		app_json(all[i], embed, NULL, &b);
+		app_json(api->cluster, all[i], embed, NULL, &b);
 	}
 	strbuf_addstr(&b, "]}");
 	labelsel_free(sel);
@@ -383,6 +402,7 @@ static void list_apps(struct api *api, struct http_request *req)
 			http_blob_unref(api->apps_cache);
 		api->apps_cache = http_blob_new(buf, len);
 		api->apps_cache_generation = api->apps->generation;
+		api->apps_cache_cluster_generation = cluster_generation(api->cluster);
 		metrics_record(&api->metrics, http_request_tag(req), 200,
 			       time_mono_ns() - http_request_start_ns(req));
 		http_respond_blob(req, 200, "application/json; charset=utf-8", api->apps_cache);
@@ -428,7 +448,7 @@ static void post_app(struct api *api, struct http_request *req)
 		preview.def_json_len = dj.len;
 		preview.version = preview.last_scaling_at = preview.last_config_change_at =
 			apps_txn_version(t);
-		app_json(&preview, EMBED_COUNTS | EMBED_DEPLOYMENTS | EMBED_TASKS, dep, &b);
+		app_json(NULL, &preview, EMBED_COUNTS | EMBED_DEPLOYMENTS | EMBED_TASKS, dep, &b);
 		strbuf_release(&dj);
 	}
 	set_location(req, def->id);
@@ -572,7 +592,7 @@ static void get_app(struct api *api, struct http_request *req, const char *id)
 	}
 	http_request_query_each(req, "embed", embed_cb, &embed);
 	strbuf_addstr(&b, "{\"app\":");
-	app_json(app, embed, NULL, &b);
+	app_json(api->cluster, app, embed, NULL, &b);
 	strbuf_addch(&b, '}');
 	api_respond(api, req, 200, &b);
 }
@@ -705,7 +725,7 @@ static void list_group(struct api *api, struct http_request *req, const char *gr
 			continue;
 		if (k++)
 			strbuf_addch(&b, ',');
-		app_json(all[i], embed, NULL, &b);
+		app_json(api->cluster, all[i], embed, NULL, &b);
 	}
 	strbuf_addstr(&b, "]}");
 	api_respond(api, req, 200, &b);
@@ -779,7 +799,69 @@ static void get_tasks(struct api *api, struct http_request *req, const char *id)
 		not_found(api, req, id);
 		return;
 	}
-	strbuf_addstr(&b, "{\"tasks\":[]}");
+	strbuf_addstr(&b, "{\"tasks\":[");
+	cluster_app_tasks_json(api->cluster, id, &b);
+	strbuf_addstr(&b, "]}");
+	api_respond(api, req, 200, &b);
+}
+
+/* DELETE /v2/apps/{id}/tasks[/{taskId}]: kill (and, with scale=true, scale down). */
+static void kill_tasks(struct api *api, struct http_request *req, const char *id,
+		       const char *task_id)
+{
+	struct app *app = apps_get(api->apps, id);
+	struct strbuf b = STRBUF_INIT;
+	size_t killed, unknown = 0;
+	int scale, wipe, force;
+
+	if (api_query_bool(api, req, "scale", 0, &scale) ||
+	    api_query_bool(api, req, "wipe", 0, &wipe) ||
+	    api_query_bool(api, req, "force", 0, &force))
+		return;
+	if (!app) {
+		not_found(api, req, id);
+		return;
+	}
+	if (task_id)
+		killed = cluster_kill_tasks(api->cluster, id, &task_id, 1, &unknown);
+	else
+		killed = cluster_kill_app_tasks(api->cluster, id, http_request_query(req, "host"));
+	if (task_id && unknown) {
+		api_respond_error(api, req, 404, "Task '%s' does not exist", task_id);
+		return;
+	}
+	if (scale && killed) {
+		/* scale down by as many as were killed: a new version of the app */
+		struct app_def *def;
+		struct apps_txn *t;
+		char dep[37];
+
+		if (apps_load_version(api->apps, id, app->version, &def)) {
+			api_respond_error(api, req, 500, "cannot copy the definition of app '%s'", id);
+			return;
+		}
+		def->instances = def->instances > (int64_t)killed ? def->instances - (int64_t)killed : 0;
+		json_object_set_new(def->json, "instances", json_integer(def->instances));
+		api_new_deployment_id(dep);
+		t = apps_txn_begin(api->apps);
+		apps_txn_put(t, def);
+		deployment_result(&b, dep, apps_txn_version(t));
+		http_response_header(req, "Marathon-Deployment-Id", dep);
+		commit_and_answer(api, req, t, 200, &b);
+		return;
+	}
+	/* Marathon answers the killed tasks; they are on their way out */
+	strbuf_addstr(&b, task_id ? "{\"task\":" : "{\"tasks\":[");
+	if (task_id) {
+		strbuf_addstr(&b, "{\"id\":");
+		strbuf_add_json_str(&b, task_id);
+		strbuf_addstr(&b, ",\"appId\":");
+		strbuf_add_json_str(&b, id);
+		strbuf_addstr(&b, "}}");
+	} else {
+		cluster_app_tasks_json(api->cluster, id, &b);
+		strbuf_addstr(&b, "]}");
+	}
 	api_respond(api, req, 200, &b);
 }
 
@@ -833,8 +915,10 @@ static void apps_resource(struct api *api, struct http_request *req, const char 
 				restart_app(api, req, id.buf);
 			else
 				method_not_allowed(api, req, "POST");
+		} else if (!strcmp(last, "tasks") && m == HTTP_DELETE) {
+			kill_tasks(api, req, id.buf, NULL);
 		} else if (!is_get) {
-			method_not_allowed(api, req, "GET, HEAD");
+			method_not_allowed(api, req, !strcmp(last, "tasks") ? "GET, HEAD, DELETE" : "GET, HEAD");
 		} else if (!strcmp(last, "versions")) {
 			list_versions(api, req, id.buf);
 		} else {
@@ -856,10 +940,12 @@ static void apps_resource(struct api *api, struct http_request *req, const char 
 		strbuf_setlen(&raw, plen2);
 		if (url_app_id(api, req, raw.buf, &id))
 			goto out;
-		if (!apps_get(api->apps, id.buf))
+		if (m == HTTP_DELETE)
+			kill_tasks(api, req, id.buf, last);
+		else if (!apps_get(api->apps, id.buf))
 			not_found(api, req, id.buf);
 		else
-			api_respond_error(api, req, 404, "Task '%s' does not exist", last);
+			method_not_allowed(api, req, "DELETE");
 		goto out;
 	}
 	if (m == HTTP_PUT || m == HTTP_PATCH) {

@@ -21,6 +21,7 @@ struct api {
 	struct api_config cfg;
 	struct store *store;
 	struct apps *apps;
+	struct cluster *cluster;
 	struct httpd *httpd;
 	struct router *router;
 	struct metrics metrics;
@@ -31,7 +32,7 @@ struct api {
 	unsigned next_service_port;
 	/* GET /v2/apps without parameters, built once per apps generation */
 	struct http_blob *apps_cache;
-	uint64_t apps_cache_generation;
+	uint64_t apps_cache_generation, apps_cache_cluster_generation;
 };
 
 typedef void api_handler_fn(struct api *api, struct http_request *req, const char *rest);
@@ -61,8 +62,13 @@ int api_query_bool(struct api *api, struct http_request *req, const char *name, 
 /* A fresh deployment id (a UUID) in out[37]. */
 void api_new_deployment_id(char out[37]);
 
+/* One app as Marathon shows it in lists and the queue (counts and deployments). */
+struct app;
+void api_app_json(struct api *api, const struct app *app, struct strbuf *out);
+
 /* Resources. */
 void api_apps_register(struct api *api);
+void api_cluster_register(struct api *api);
 void api_misc_register(struct api *api);
 /* Keeps the service port bitmap in step with the apps: call after loading. */
 void api_ports_init(struct api *api);

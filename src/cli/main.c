@@ -14,11 +14,13 @@
 #include "api/api.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "cluster/cluster.h"
 #include "state/apps.h"
 #include "store/store.h"
 
 struct server_opts {
 	struct api_config api;
+	struct cluster_config cluster;
 	const char *store;
 	const char *log_level;
 };
@@ -53,6 +55,10 @@ static const struct opt server_opts_table[] = {
 	{"max-connections", OPT_UINT, "N", "connections served at once; more are refused (default 4096)",
 	 OFF(api.max_connections)},
 	{"max-versions", OPT_SIZE, "N", "versions kept per app (default 50)", OFF(api.max_versions)},
+	{"agent-timeout", OPT_UINT, "SECONDS", "an agent silent this long is unreachable (default 15)",
+	 OFF(cluster.agent_timeout_s)},
+	{"unknown-task-grace", OPT_UINT, "SECONDS", "tasks an agent runs that the server does not know are killed after this (default 60)",
+	 OFF(cluster.unknown_task_grace_s)},
 	{"log-level", OPT_STR, "LEVEL", "debug, info, warn or error (default info)", OFF(log_level)},
 };
 #define NOPTS (sizeof(server_opts_table) / sizeof(server_opts_table[0]))
@@ -114,6 +120,9 @@ static int parse_server_args(int argc, char **argv, struct server_opts *o)
 	o->api.max_connections = 4096;
 	o->api.max_versions = 50;
 	o->log_level = "info";
+	o->cluster.agent_timeout_s = 15;
+	o->cluster.unknown_task_grace_s = 60;
+	o->cluster.heartbeat_interval_ms = 1000;
 	for (i = 0; i < NOPTS; i++) {
 		char env[64], *p;
 		const char *v;
@@ -173,6 +182,7 @@ struct server {
 	uv_signal_t sigterm, sigint;
 	struct store *store;
 	struct apps apps;
+	struct cluster *cluster;
 	struct api *api;
 	int stopping;
 };
@@ -189,6 +199,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	/* flushes queued commits: their answers go out before the server closes */
 	store_close(s->store);
 	s->store = NULL;
+	cluster_free(s->cluster);
+	s->cluster = NULL;
 	api_stop(s->api);
 	s->api = NULL;
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -216,10 +228,16 @@ static int cmd_server(int argc, char **argv)
 		fprintf(stderr, "pacer: cannot load apps from '%s': %s\n", o.store, pacer_strerror(err));
 		goto fail_store;
 	}
-	err = api_start(&s.api, &s.loop, &o.api, s.store, &s.apps);
+	err = cluster_init(&s.cluster, &s.loop, s.store, &s.apps, &o.cluster);
+	if (err) {
+		fprintf(stderr, "pacer: cannot load the cluster from '%s': %s\n", o.store,
+			pacer_strerror(err));
+		goto fail_apps;
+	}
+	err = api_start(&s.api, &s.loop, &o.api, s.store, &s.apps, s.cluster);
 	if (err) {
 		fprintf(stderr, "pacer: cannot serve on '%s': %s\n", o.api.listen, pacer_strerror(err));
-		goto fail_apps;
+		goto fail_cluster;
 	}
 	uv_signal_init(&s.loop, &s.sigterm);
 	uv_signal_init(&s.loop, &s.sigint);
@@ -236,10 +254,15 @@ static int cmd_server(int argc, char **argv)
 	log_info("stopped");
 	return 0;
 
+fail_cluster:
+	store_close(s.store);
+	s.store = NULL;
+	cluster_free(s.cluster);
 fail_apps:
 	apps_release(&s.apps);
 fail_store:
-	store_close(s.store);
+	if (s.store)
+		store_close(s.store);
 	uv_run(&s.loop, UV_RUN_NOWAIT);
 	uv_loop_close(&s.loop);
 	return 1;

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Cluster resources: the agent protocol (/v1/agents, docs/agent-protocol.md),
+ * Marathon's tasks (/v2/tasks, /v2/apps/{id}/tasks) and launch queue
+ * (/v2/queue).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "base/error.h"
+#include "base/timeutil.h"
+#include "base/xalloc.h"
+#include "cluster/cluster.h"
+#include "model/pathid.h"
+
+static void answer(struct api *api, struct http_request *req, struct cluster_answer *ans)
+{
+	api_respond(api, req, ans->status, &ans->body);
+	strbuf_release(&ans->body);
+}
+
+/* /v1/agents, /v1/agents/{id}/commands, /v1/agents/{id}/updates */
+static void agents_resource(struct api *api, struct http_request *req, const char *rest)
+{
+	enum http_method m = http_request_method(req);
+	struct cluster_answer ans = {0};
+	char id[256];
+	const char *slash;
+	json_t *body;
+
+	if (!*rest) {
+		if (m == HTTP_POST) {
+			if (api_parse_body(api, req, &body))
+				return;
+			cluster_register(api->cluster, body, &ans);
+			json_decref(body);
+			answer(api, req, &ans);
+		} else if (m == HTTP_GET || m == HTTP_HEAD) {
+			struct strbuf b = STRBUF_INIT;
+
+			cluster_agents_json(api->cluster, &b);
+			api_respond(api, req, 200, &b);
+		} else {
+			http_response_header(req, "Allow", "GET, HEAD, POST");
+			api_respond_error(api, req, 405, "method %s is not allowed on '/v1/agents'",
+					  http_request_method_name(req));
+		}
+		return;
+	}
+	slash = strchr(rest + 1, '/');
+	if (!slash || (size_t)(slash - rest - 1) >= sizeof(id)) {
+		api_respond_error(api, req, 404, "no resource at '/v1/agents%s'", rest);
+		return;
+	}
+	memcpy(id, rest + 1, (size_t)(slash - rest - 1));
+	id[slash - rest - 1] = '\0';
+	if (!strcmp(slash, "/commands") && (m == HTTP_GET)) {
+		if (cluster_open_commands(api->cluster, id, req))
+			api_respond_error(api, req, 404, "unknown agent '%s': register again", id);
+		else
+			metrics_record(&api->metrics, http_request_tag(req), 200, 0);
+		return;
+	}
+	if (!strcmp(slash, "/updates") && m == HTTP_POST) {
+		if (api_parse_body(api, req, &body))
+			return;
+		cluster_updates(api->cluster, id, body, &ans);
+		json_decref(body);
+		answer(api, req, &ans);
+		return;
+	}
+	api_respond_error(api, req, 404, "no resource at '/v1/agents%s' for %s", rest,
+			  http_request_method_name(req));
+}
+
+static void tasks_list(struct api *api, struct http_request *req)
+{
+	struct strbuf b = STRBUF_INIT;
+
+	strbuf_addstr(&b, "{\"tasks\":[");
+	cluster_tasks_json(api->cluster, http_request_query(req, "status"), &b);
+	strbuf_addstr(&b, "]}");
+	api_respond(api, req, 200, &b);
+}
+
+/* POST /v2/tasks/delete {"ids": [...]}: kill tasks of any app. */
+static void tasks_delete(struct api *api, struct http_request *req)
+{
+	struct strbuf b = STRBUF_INIT;
+	const char **ids;
+	size_t n, unknown, i;
+	json_t *body, *list, *v;
+	int scale, wipe;
+
+	if (api_query_bool(api, req, "scale", 0, &scale) ||
+	    api_query_bool(api, req, "wipe", 0, &wipe) || api_parse_body(api, req, &body))
+		return;
+	list = json_object_get(body, "ids");
+	if (!json_is_array(list)) {
+		struct verrors e = VERRORS_INIT;
+
+		verrors_add(&e, "/ids", "error.expected.jsarray");
+		e.type_error = 1;
+		api_respond_verrors(api, req, &e);
+		verrors_release(&e);
+		json_decref(body);
+		return;
+	}
+	n = json_array_size(list);
+	ids = xcalloc(n + 1, sizeof(*ids));
+	json_array_foreach(list, i, v)
+		ids[i] = json_string_value(v) ? json_string_value(v) : "";
+	if (scale) {
+		/* scaling down through this endpoint changes apps: a later issue's deployments */
+		api_respond_error(api, req, 422, "scale=true is not supported on /v2/tasks/delete yet; "
+						 "scale the app with PUT /v2/apps/{id}");
+		free(ids);
+		json_decref(body);
+		return;
+	}
+	cluster_kill_tasks(api->cluster, NULL, ids, n, &unknown);
+	free(ids);
+	json_decref(body);
+	strbuf_addstr(&b, "{}");
+	api_respond(api, req, 200, &b);
+}
+
+static void tasks_resource(struct api *api, struct http_request *req, const char *rest)
+{
+	enum http_method m = http_request_method(req);
+
+	if (!*rest && (m == HTTP_GET || m == HTTP_HEAD))
+		tasks_list(api, req);
+	else if (!strcmp(rest, "/delete") && m == HTTP_POST)
+		tasks_delete(api, req);
+	else
+		api_respond_error(api, req, m == HTTP_GET ? 404 : 405, "no %s on '/v2/tasks%s'",
+				  http_request_method_name(req), rest);
+}
+
+/* ---- the launch queue ---- */
+
+struct queue_ctx {
+	struct api *api;
+	struct strbuf *b;
+	int n;
+};
+
+static void add_iso(struct strbuf *b, int64_t ms)
+{
+	char iso[TIME_ISO_LEN];
+
+	time_format_iso(ms, iso);
+	strbuf_addf(b, "\"%s\"", iso);
+}
+
+static void refusals_json(struct strbuf *b, const struct sched_refusals *r)
+{
+	strbuf_addch(b, '[');
+	for (int i = 0; i < SCHED_NREASONS; i++) {
+		strbuf_addf(b, "%s{\"reason\":\"%s\",\"declined\":%u,\"processed\":%u}", i ? "," : "",
+			    sched_reason_name((enum sched_reason)i), r->declined[i],
+			    sched_refusals_processed_at(r, (enum sched_reason)i));
+	}
+	strbuf_addch(b, ']');
+}
+
+static void queue_item(void *arg, const struct cluster_queue_item *it)
+{
+	struct queue_ctx *q = arg;
+	struct strbuf *b = q->b;
+	unsigned unused = 0;
+
+	for (int i = 0; i < SCHED_NREASONS; i++)
+		unused += it->last_refusals->declined[i];
+	strbuf_addstr(b, q->n++ ? ",{" : "{");
+	strbuf_addf(b, "\"count\":%u,\"delay\":{\"timeLeftSeconds\":%d,\"overdue\":%s},\"since\":",
+		    it->count, (int)(it->delay_left_s + 0.999), it->overdue ? "true" : "false");
+	add_iso(b, it->since);
+	strbuf_addstr(b, ",\"app\":");
+	api_app_json(q->api, it->app, b);
+	strbuf_addf(b, ",\"processedOffersSummary\":{\"processedOffersCount\":%u,"
+		       "\"unusedOffersCount\":%u,",
+		    it->attempt_refusals->processed, unused);
+	if (it->last_refused_at) {
+		strbuf_addstr(b, "\"lastUnusedOfferAt\":");
+		add_iso(b, it->last_refused_at);
+		strbuf_addch(b, ',');
+	}
+	strbuf_addstr(b, "\"rejectSummaryLastOffers\":");
+	refusals_json(b, it->last_refusals);
+	strbuf_addstr(b, ",\"rejectSummaryLaunchAttempt\":");
+	refusals_json(b, it->attempt_refusals);
+	strbuf_addstr(b, "},\"lastUnusedOffers\":[]}");
+}
+
+static void queue_resource(struct api *api, struct http_request *req, const char *rest)
+{
+	enum http_method m = http_request_method(req);
+	size_t len = strlen(rest);
+
+	if (!*rest && (m == HTTP_GET || m == HTTP_HEAD)) {
+		struct strbuf b = STRBUF_INIT;
+		struct queue_ctx q = {api, &b, 0};
+
+		strbuf_addstr(&b, "{\"queue\":[");
+		cluster_queue_each(api->cluster, queue_item, &q);
+		strbuf_addstr(&b, "]}");
+		api_respond(api, req, 200, &b);
+		return;
+	}
+	if (len > 6 && !strcmp(rest + len - 6, "/delay") && m == HTTP_DELETE) {
+		struct strbuf raw = STRBUF_INIT, id = STRBUF_INIT, why = STRBUF_INIT;
+
+		strbuf_add(&raw, rest, len - 6);
+		if (pathid_resolve(raw.buf, "/", 0, &id, &why) ||
+		    cluster_reset_delay(api->cluster, id.buf))
+			api_respond_error(api, req, 404, "Application %s not found in tasks queue.",
+					  id.len ? id.buf : raw.buf);
+		else
+			api_respond_text(api, req, 204, NULL, NULL);
+		strbuf_release(&raw);
+		strbuf_release(&id);
+		strbuf_release(&why);
+		return;
+	}
+	api_respond_error(api, req, 404, "no %s on '/v2/queue%s'", http_request_method_name(req),
+			  rest);
+}
+
+void api_cluster_register(struct api *api)
+{
+	router_add(api->router, ~0u, "/v1/agents/*", "/v1/agents", agents_resource);
+	router_add(api->router, ~0u, "/v2/tasks/*", "/v2/tasks", tasks_resource);
+	router_add(api->router, ~0u, "/v2/queue/*", "/v2/queue", queue_resource);
+}
