@@ -161,7 +161,7 @@ void api_app_json(struct api *api, const struct app *app, struct strbuf *out)
 	app_json(api->cluster, app, EMBED_COUNTS | EMBED_DEPLOYMENTS, NULL, out);
 }
 
-static void deployment_result(struct strbuf *b, const char *deployment, int64_t version)
+void api_deployment_result(struct strbuf *b, const char *deployment, int64_t version)
 {
 	strbuf_addstr(b, "{\"version\":");
 	add_iso(b, version);
@@ -186,7 +186,7 @@ static void op_committed(void *arg, int status, int64_t version)
 }
 
 /* Commits t and answers status with body once durable (body is taken). */
-static void commit_and_answer(struct api *api, struct http_request *req, struct apps_txn *t,
+void api_commit_and_answer(struct api *api, struct http_request *req, struct apps_txn *t,
 			      int status, struct strbuf *body)
 {
 	struct apps_op *op = xcalloc(1, sizeof(*op));
@@ -220,7 +220,7 @@ static void set_location(struct http_request *req, const char *id)
 	strbuf_release(&loc);
 }
 
-static void not_found(struct api *api, struct http_request *req, const char *id)
+void api_app_not_found(struct api *api, struct http_request *req, const char *id)
 {
 	api_respond_error(api, req, 404, "App '%s' does not exist", id);
 }
@@ -454,7 +454,7 @@ static void post_app(struct api *api, struct http_request *req)
 	set_location(req, def->id);
 	http_response_header(req, "Marathon-Deployment-Id", dep);
 	def = NULL; /* the transaction owns it */
-	commit_and_answer(api, req, t, 201, &b);
+	api_commit_and_answer(api, req, t, 201, &b);
 out:
 	app_def_free(def);
 	json_decref(body);
@@ -541,9 +541,9 @@ static void update_many(struct api *api, struct http_request *req, int is_patch)
 		goto abort;
 	}
 	api_new_deployment_id(dep);
-	deployment_result(&b, dep, apps_txn_version(t));
+	api_deployment_result(&b, dep, apps_txn_version(t));
 	http_response_header(req, "Marathon-Deployment-Id", dep);
-	commit_and_answer(api, req, t, 200, &b);
+	api_commit_and_answer(api, req, t, 200, &b);
 	goto out;
 abort:
 	/* service ports taken for the aborted apps are given back on restart at the latest */
@@ -587,7 +587,7 @@ static void get_app(struct api *api, struct http_request *req, const char *id)
 	struct strbuf b = STRBUF_INIT;
 
 	if (!app) {
-		not_found(api, req, id);
+		api_app_not_found(api, req, id);
 		return;
 	}
 	http_request_query_each(req, "embed", embed_cb, &embed);
@@ -619,7 +619,7 @@ static void put_app(struct api *api, struct http_request *req, const char *id, i
 		goto out;
 	}
 	if (is_patch && !exists) {
-		not_found(api, req, id);
+		api_app_not_found(api, req, id);
 		goto out;
 	}
 	if (!exists && apps_check_path(api->apps, id, &why)) {
@@ -640,12 +640,12 @@ static void put_app(struct api *api, struct http_request *req, const char *id, i
 	t = apps_txn_begin(api->apps);
 	txn_put_def(api, t, def);
 	def = NULL;
-	deployment_result(&b, dep, apps_txn_version(t));
+	api_deployment_result(&b, dep, apps_txn_version(t));
 	http_response_header(req, "Marathon-Deployment-Id", dep);
 	if (!exists) {
 		set_location(req, id);
 	}
-	commit_and_answer(api, req, t, exists ? 200 : 201, &b);
+	api_commit_and_answer(api, req, t, exists ? 200 : 201, &b);
 out:
 	app_def_free(def);
 	json_decref(body);
@@ -666,16 +666,16 @@ static void delete_app(struct api *api, struct http_request *req, const char *id
 	if (api_query_bool(api, req, "force", 1, &force))
 		return;
 	if (!app) {
-		not_found(api, req, id);
+		api_app_not_found(api, req, id);
 		return;
 	}
 	ports_mark(api, app->def, 0);
 	api_new_deployment_id(dep);
 	t = apps_txn_begin(api->apps);
 	apps_txn_delete(t, id);
-	deployment_result(&b, dep, apps_txn_version(t));
+	api_deployment_result(&b, dep, apps_txn_version(t));
 	http_response_header(req, "Marathon-Deployment-Id", dep);
-	commit_and_answer(api, req, t, 200, &b);
+	api_commit_and_answer(api, req, t, 200, &b);
 }
 
 static void restart_app(struct api *api, struct http_request *req, const char *id)
@@ -690,7 +690,7 @@ static void restart_app(struct api *api, struct http_request *req, const char *i
 	if (api_query_bool(api, req, "force", 0, &force))
 		return;
 	if (!app) {
-		not_found(api, req, id);
+		api_app_not_found(api, req, id);
 		return;
 	}
 	if (apps_load_version(api->apps, id, app->version, &def)) {
@@ -700,9 +700,9 @@ static void restart_app(struct api *api, struct http_request *req, const char *i
 	api_new_deployment_id(dep);
 	t = apps_txn_begin(api->apps);
 	apps_txn_put(t, def);
-	deployment_result(&b, dep, apps_txn_version(t));
+	api_deployment_result(&b, dep, apps_txn_version(t));
 	http_response_header(req, "Marathon-Deployment-Id", dep);
-	commit_and_answer(api, req, t, 200, &b);
+	api_commit_and_answer(api, req, t, 200, &b);
 }
 
 static void list_group(struct api *api, struct http_request *req, const char *group)
@@ -741,7 +741,7 @@ static void list_versions(struct api *api, struct http_request *req, const char 
 	struct strbuf b = STRBUF_INIT;
 
 	if (!app) {
-		not_found(api, req, id);
+		api_app_not_found(api, req, id);
 		return;
 	}
 	strbuf_addstr(&b, "{\"versions\":[");
@@ -763,7 +763,7 @@ static void get_version(struct api *api, struct http_request *req, const char *i
 	int64_t v;
 
 	if (!app) {
-		not_found(api, req, id);
+		api_app_not_found(api, req, id);
 		return;
 	}
 	if (time_parse_iso(vs, &v)) {
@@ -788,80 +788,6 @@ static void get_version(struct api *api, struct http_request *req, const char *i
 	strbuf_addch(&b, '}');
 	app_def_free(def);
 	strbuf_release(&dj);
-	api_respond(api, req, 200, &b);
-}
-
-static void get_tasks(struct api *api, struct http_request *req, const char *id)
-{
-	struct strbuf b = STRBUF_INIT;
-
-	if (!apps_get(api->apps, id)) {
-		not_found(api, req, id);
-		return;
-	}
-	strbuf_addstr(&b, "{\"tasks\":[");
-	cluster_app_tasks_json(api->cluster, id, &b);
-	strbuf_addstr(&b, "]}");
-	api_respond(api, req, 200, &b);
-}
-
-/* DELETE /v2/apps/{id}/tasks[/{taskId}]: kill (and, with scale=true, scale down). */
-static void kill_tasks(struct api *api, struct http_request *req, const char *id,
-		       const char *task_id)
-{
-	struct app *app = apps_get(api->apps, id);
-	struct strbuf b = STRBUF_INIT;
-	size_t killed, unknown = 0;
-	int scale, wipe, force;
-
-	if (api_query_bool(api, req, "scale", 0, &scale) ||
-	    api_query_bool(api, req, "wipe", 0, &wipe) ||
-	    api_query_bool(api, req, "force", 0, &force))
-		return;
-	if (!app) {
-		not_found(api, req, id);
-		return;
-	}
-	if (task_id)
-		killed = cluster_kill_tasks(api->cluster, id, &task_id, 1, &unknown);
-	else
-		killed = cluster_kill_app_tasks(api->cluster, id, http_request_query(req, "host"));
-	if (task_id && unknown) {
-		api_respond_error(api, req, 404, "Task '%s' does not exist", task_id);
-		return;
-	}
-	if (scale && killed) {
-		/* scale down by as many as were killed: a new version of the app */
-		struct app_def *def;
-		struct apps_txn *t;
-		char dep[37];
-
-		if (apps_load_version(api->apps, id, app->version, &def)) {
-			api_respond_error(api, req, 500, "cannot copy the definition of app '%s'", id);
-			return;
-		}
-		def->instances = def->instances > (int64_t)killed ? def->instances - (int64_t)killed : 0;
-		json_object_set_new(def->json, "instances", json_integer(def->instances));
-		api_new_deployment_id(dep);
-		t = apps_txn_begin(api->apps);
-		apps_txn_put(t, def);
-		deployment_result(&b, dep, apps_txn_version(t));
-		http_response_header(req, "Marathon-Deployment-Id", dep);
-		commit_and_answer(api, req, t, 200, &b);
-		return;
-	}
-	/* Marathon answers the killed tasks; they are on their way out */
-	strbuf_addstr(&b, task_id ? "{\"task\":" : "{\"tasks\":[");
-	if (task_id) {
-		strbuf_addstr(&b, "{\"id\":");
-		strbuf_add_json_str(&b, task_id);
-		strbuf_addstr(&b, ",\"appId\":");
-		strbuf_add_json_str(&b, id);
-		strbuf_addstr(&b, "}}");
-	} else {
-		cluster_app_tasks_json(api->cluster, id, &b);
-		strbuf_addstr(&b, "]}");
-	}
 	api_respond(api, req, 200, &b);
 }
 
@@ -916,13 +842,13 @@ static void apps_resource(struct api *api, struct http_request *req, const char 
 			else
 				method_not_allowed(api, req, "POST");
 		} else if (!strcmp(last, "tasks") && m == HTTP_DELETE) {
-			kill_tasks(api, req, id.buf, NULL);
+			api_app_tasks_kill(api, req, id.buf, NULL);
 		} else if (!is_get) {
 			method_not_allowed(api, req, !strcmp(last, "tasks") ? "GET, HEAD, DELETE" : "GET, HEAD");
 		} else if (!strcmp(last, "versions")) {
 			list_versions(api, req, id.buf);
 		} else {
-			get_tasks(api, req, id.buf);
+			api_app_tasks_get(api, req, id.buf);
 		}
 		goto out;
 	}
@@ -941,9 +867,9 @@ static void apps_resource(struct api *api, struct http_request *req, const char 
 		if (url_app_id(api, req, raw.buf, &id))
 			goto out;
 		if (m == HTTP_DELETE)
-			kill_tasks(api, req, id.buf, last);
+			api_app_tasks_kill(api, req, id.buf, last);
 		else if (!apps_get(api->apps, id.buf))
-			not_found(api, req, id.buf);
+			api_app_not_found(api, req, id.buf);
 		else
 			method_not_allowed(api, req, "DELETE");
 		goto out;

@@ -74,6 +74,84 @@ static void agents_resource(struct api *api, struct http_request *req, const cha
 			  http_request_method_name(req));
 }
 
+/* ---- one app's tasks: /v2/apps/{id}/tasks[/{taskId}] ---- */
+
+void api_app_tasks_get(struct api *api, struct http_request *req, const char *id)
+{
+	struct strbuf b = STRBUF_INIT;
+
+	if (!apps_get(api->apps, id)) {
+		api_app_not_found(api, req, id);
+		return;
+	}
+	strbuf_addstr(&b, "{\"tasks\":[");
+	cluster_app_tasks_json(api->cluster, id, &b);
+	strbuf_addstr(&b, "]}");
+	api_respond(api, req, 200, &b);
+}
+
+/* DELETE /v2/apps/{id}/tasks[/{taskId}]: kill (and, with scale=true, scale down). */
+void api_app_tasks_kill(struct api *api, struct http_request *req, const char *id,
+			const char *task_id)
+{
+	struct app *app = apps_get(api->apps, id);
+	struct strbuf b = STRBUF_INIT;
+	size_t killed, unknown = 0;
+	int scale, wipe, force;
+
+	if (api_query_bool(api, req, "scale", 0, &scale) ||
+	    api_query_bool(api, req, "wipe", 0, &wipe) ||
+	    api_query_bool(api, req, "force", 0, &force))
+		return;
+	if (!app) {
+		api_app_not_found(api, req, id);
+		return;
+	}
+	if (task_id)
+		killed = cluster_kill_tasks(api->cluster, id, &task_id, 1, &unknown);
+	else
+		killed = cluster_kill_app_tasks(api->cluster, id, http_request_query(req, "host"));
+	if (task_id && unknown) {
+		api_respond_error(api, req, 404, "Task '%s' does not exist", task_id);
+		return;
+	}
+	if (scale && killed) {
+		/* scale down by as many as were killed: a new version of the app */
+		struct app_def *def;
+		struct apps_txn *t;
+		char dep[37];
+
+		if (apps_load_version(api->apps, id, app->version, &def)) {
+			api_respond_error(api, req, 500, "cannot copy the definition of app '%s'", id);
+			return;
+		}
+		def->instances = def->instances > (int64_t)killed ? def->instances - (int64_t)killed : 0;
+		json_object_set_new(def->json, "instances", json_integer(def->instances));
+		api_new_deployment_id(dep);
+		t = apps_txn_begin(api->apps);
+		apps_txn_put(t, def);
+		api_deployment_result(&b, dep, apps_txn_version(t));
+		http_response_header(req, "Marathon-Deployment-Id", dep);
+		api_commit_and_answer(api, req, t, 200, &b);
+		return;
+	}
+	/* Marathon answers the killed tasks; they are on their way out */
+	strbuf_addstr(&b, task_id ? "{\"task\":" : "{\"tasks\":[");
+	if (task_id) {
+		strbuf_addstr(&b, "{\"id\":");
+		strbuf_add_json_str(&b, task_id);
+		strbuf_addstr(&b, ",\"appId\":");
+		strbuf_add_json_str(&b, id);
+		strbuf_addstr(&b, "}}");
+	} else {
+		cluster_app_tasks_json(api->cluster, id, &b);
+		strbuf_addstr(&b, "]}");
+	}
+	api_respond(api, req, 200, &b);
+}
+
+/* ---- all tasks: /v2/tasks ---- */
+
 static void tasks_list(struct api *api, struct http_request *req)
 {
 	struct strbuf b = STRBUF_INIT;

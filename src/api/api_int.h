@@ -66,6 +66,18 @@ void api_new_deployment_id(char out[37]);
 struct app;
 void api_app_json(struct api *api, const struct app *app, struct strbuf *out);
 
+/* Shared by the apps and tasks resources. */
+struct apps_txn;
+void api_app_not_found(struct api *api, struct http_request *req, const char *id);
+/* {"version": ..., "deploymentId": ...} */
+void api_deployment_result(struct strbuf *b, const char *deployment, int64_t version);
+/* Commits t and answers status with body (taken) once durable; tells the cluster. */
+void api_commit_and_answer(struct api *api, struct http_request *req, struct apps_txn *t,
+			   int status, struct strbuf *body);
+void api_app_tasks_get(struct api *api, struct http_request *req, const char *id);
+void api_app_tasks_kill(struct api *api, struct http_request *req, const char *id,
+			const char *task_id);
+
 /* Resources. */
 void api_apps_register(struct api *api);
 void api_cluster_register(struct api *api);
