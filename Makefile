@@ -3,7 +3,7 @@
 
 DEBS := build-essential pkg-config meson ninja-build clang libclang-rt-14-dev \
 	libuv1-dev libmicrohttpd-dev libjansson-dev liblmdb-dev lmdb-utils uuid-dev \
-	libcmocka-dev libpcre2-dev python3 python3-pytest python3-requests
+	libcmocka-dev libpcre2-dev libcurl4-openssl-dev cppcheck python3 python3-pytest python3-requests
 BENCH_DEBS := nginx-light curl
 LISTEN ?= 127.0.0.1:8080
 DATA ?= $(CURDIR)/data
