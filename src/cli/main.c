@@ -11,7 +11,9 @@
 #include <string.h>
 #include <uv.h>
 
+#include "agent/launcher.h"
 #include "api/api.h"
+#include "cli/commands.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "cluster/cluster.h"
@@ -273,6 +275,7 @@ static void main_usage(FILE *f)
 	fprintf(f, "usage: pacer COMMAND [OPTIONS]\n\n"
 		   "Commands:\n"
 		   "  server    the API server on an embedded store (pacer server --help)\n"
+		   "  agent     a node agent that runs tasks for a server (pacer agent --help)\n"
 		   "  version   print the version\n");
 }
 
@@ -282,6 +285,11 @@ int main(int argc, char **argv)
 		main_usage(stderr);
 		return 2;
 	}
+	/* every task starts through this: keep it first and cheap */
+	if (!strcmp(argv[1], "_launch"))
+		return launcher_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "agent"))
+		return cmd_agent(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "server"))
 		return cmd_server(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
