@@ -31,8 +31,7 @@ build: deps build/build.ninja
 	ninja -C build
 
 run: build
-	mkdir -p $(DATA)
-	build/pacer server --listen $(LISTEN) --store lmdb:$(DATA)
+	build/pacer dev --listen $(LISTEN) --data-dir $(DATA)
 
 # The whole suite: unit and end-to-end tests, then both again under ASan+UBSan,
 # then a short run of every fuzz target. tests/run prints the summary.

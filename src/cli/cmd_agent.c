@@ -228,7 +228,7 @@ static bool names_resource(const char *text, const char *name)
  * The full resource text: what the user gave plus the detected amount of
  * each of cpus, mem, disk and ports it leaves out. Caller frees.
  */
-static char *full_resources(const char *given, const char *work_dir)
+char *agent_full_resources(const char *given, const char *work_dir)
 {
 	struct strbuf sb = STRBUF_INIT;
 
@@ -316,7 +316,7 @@ int cmd_agent(int argc, char **argv)
 	err = parse_args(argc, argv, &o);
 	if (err)
 		return err > 0 ? 0 : 2;
-	resources = full_resources(o.resources, o.work_dir);
+	resources = agent_full_resources(o.resources, o.work_dir);
 	if (validate(o.resources, resources, o.attributes)) {
 		free(resources);
 		return 2;

@@ -9,5 +9,15 @@
 
 /* `pacer agent` (src/cli/cmd_agent.c): runs the agent until SIGTERM or SIGINT. */
 int cmd_agent(int argc, char **argv);
+/*
+ * The agent's resource text: what the user gave plus the machine's amount of
+ * each of cpus, mem, disk and ports it leaves out. Caller frees.
+ */
+char *agent_full_resources(const char *given, const char *work_dir);
+
+/* `pacer server` (src/cli/cmd_server.c). */
+int cmd_server(int argc, char **argv);
+/* `pacer dev` (src/cli/cmd_dev.c): the server and one agent in one process. */
+int cmd_dev(int argc, char **argv);
 
 #endif

@@ -27,10 +27,15 @@ static double num(const json_t *o, const char *key, double def)
 	return json_is_number(v) ? json_number_value(v) : def;
 }
 
+static void on_check(uv_timer_t *t)
+{
+	scale_check(t->data);
+}
+
 void scale_schedule(struct cluster *c)
 {
 	if (!c->closing && !uv_is_active((uv_handle_t *)&c->check_timer))
-		uv_timer_start(&c->check_timer, (uv_timer_cb)scale_check, 0, 0);
+		uv_timer_start(&c->check_timer, on_check, 0, 0);
 }
 
 /* "prod_web" for "/prod/web": Marathon 1.4's task id prefix. */
