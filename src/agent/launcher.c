@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The launcher mode of the pacer binary; see launcher.h for the protocol. */
 #include "agent/launcher.h"
+#include "agent/spawner.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -337,4 +338,27 @@ int launcher_main(int argc, char **argv)
 	}
 	execvp(spec.args[0], (char *const *)spec.args);
 	die(&l, "cannot exec '%s': %s", spec.args[0], strerror(errno));
+}
+
+void launcher_locate(struct spawn_launcher *out, char *path_buf, size_t size)
+{
+	static const char *const small_argv[] = {"pacer-launch", NULL};
+	static const char *const self_argv[] = {"pacer", "_launch", NULL};
+	ssize_t n = readlink("/proc/self/exe", path_buf, size - 1);
+	char *slash;
+
+	if (n > 0) {
+		path_buf[n] = '\0';
+		slash = strrchr(path_buf, '/');
+		if (slash && (size_t)(slash - path_buf) + sizeof("/pacer-launch") <= size) {
+			strcpy(slash, "/pacer-launch");
+			if (!access(path_buf, X_OK)) {
+				out->path = path_buf;
+				out->argv = small_argv;
+				return;
+			}
+		}
+	}
+	out->path = "/proc/self/exe";
+	out->argv = self_argv;
 }

@@ -102,4 +102,15 @@ void launch_spec_release(struct launch_spec *spec);
  */
 int launcher_main(int argc, char **argv);
 
+/*
+ * Chooses how the agent starts the launcher: `pacer-launch` beside the running
+ * binary when it is there (a small executable that links only libc and
+ * jansson, so each task's extra exec loads 4 libraries instead of the 41 the
+ * pacer binary needs: ~5x faster launches), else the running binary itself
+ * in its `_launch` mode (/proc/self/exe, right even once it is replaced on
+ * disk). path_buf (PATH_MAX bytes) holds the path; out points into it.
+ */
+struct spawn_launcher;
+void launcher_locate(struct spawn_launcher *out, char *path_buf, size_t size);
+
 #endif

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/launcher.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "base/strbuf.h"
@@ -304,7 +306,7 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int cmd_agent(int argc, char **argv)
 {
-	static const char *const launch_argv[] = {"pacer", "_launch", NULL};
+	char launcher_path[PATH_MAX];
 	struct agent_opts o;
 	struct agent_config cfg = {0};
 	struct agent_main m = {0};
@@ -332,9 +334,7 @@ int cmd_agent(int argc, char **argv)
 	cfg.hostname = o.hostname;
 	cfg.resources = resources;
 	cfg.attributes = o.attributes ? o.attributes : "";
-	/* the running binary itself, in its launcher mode: right even once it is replaced on disk */
-	cfg.launcher.path = "/proc/self/exe";
-	cfg.launcher.argv = launch_argv;
+	launcher_locate(&cfg.launcher, launcher_path, sizeof(launcher_path));
 
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&m.loop);

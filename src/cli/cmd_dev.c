@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/launcher.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "base/strbuf.h"
@@ -68,7 +69,7 @@ static const char *env_or(const char *name, const char *def)
 
 int cmd_dev(int argc, char **argv)
 {
-	static const char *const launch_argv[] = {"pacer", "_launch", NULL};
+	char launcher_path[PATH_MAX];
 	static const struct option longopts[] = {
 		{"listen", required_argument, NULL, 'l'},
 		{"data-dir", required_argument, NULL, 'd'},
@@ -157,8 +158,7 @@ int cmd_dev(int argc, char **argv)
 	cfg.hostname = host;
 	cfg.resources = resources;
 	cfg.attributes = attributes;
-	cfg.launcher.path = "/proc/self/exe";
-	cfg.launcher.argv = launch_argv;
+	launcher_locate(&cfg.launcher, launcher_path, sizeof(launcher_path));
 	err = agent_start(&m.agent, &m.loop, &cfg, &why);
 	if (err) {
 		fprintf(stderr, "pacer dev: cannot start the agent: %s\n", why.buf);

@@ -22,7 +22,8 @@ from fake_server import FakeServer
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-AGENT_BIN = os.environ.get("PACER_AGENT_BIN") or str(REPO / "build" / "pacer")
+AGENT_BIN = (os.environ.get("PACER_AGENT_BIN") or os.environ.get("PACER_BIN")
+             or str(REPO / "build" / "pacer"))
 if not os.path.isabs(AGENT_BIN):
     AGENT_BIN = str(REPO / AGENT_BIN)
 
