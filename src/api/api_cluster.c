@@ -4,6 +4,7 @@
  * Marathon's tasks (/v2/tasks, /v2/apps/{id}/tasks) and launch queue
  * (/v2/queue).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "base/xalloc.h"
 #include "cluster/cluster.h"
 #include "model/pathid.h"
+#include "state/apps.h"
 
 static void answer(struct api *api, struct http_request *req, struct cluster_answer *ans)
 {
@@ -46,6 +48,25 @@ static void agents_resource(struct api *api, struct http_request *req, const cha
 			api_respond_error(api, req, 405, "method %s is not allowed on '/v1/agents'",
 					  http_request_method_name(req));
 		}
+		return;
+	}
+	if (!strcmp(rest, "/commands") && m == HTTP_POST) {
+		/* several agents' commands on one stream */
+		if (api_parse_body(api, req, &body))
+			return;
+		if (cluster_open_commands_mux(api->cluster, body, req, &ans))
+			answer(api, req, &ans);
+		else
+			metrics_record(&api->metrics, http_request_tag(req), 200, 0);
+		json_decref(body);
+		return;
+	}
+	if (!strcmp(rest, "/updates") && m == HTTP_POST) {
+		if (api_parse_body(api, req, &body))
+			return;
+		cluster_updates_mux(api->cluster, body, &ans);
+		json_decref(body);
+		answer(api, req, &ans);
 		return;
 	}
 	slash = strchr(rest + 1, '/');
@@ -162,6 +183,44 @@ static void tasks_list(struct api *api, struct http_request *req)
 	api_respond(api, req, 200, &b);
 }
 
+/* Lowers each app's instances by the number of its tasks killed: one deployment. */
+static void scale_down_after_kill(struct api *api, struct http_request *req,
+				  const char *const *ids, size_t n)
+{
+	struct strbuf b = STRBUF_INIT;
+	struct apps_txn *t = apps_txn_begin(api->apps);
+	struct hashmap dec;
+	const char *key;
+	void *val;
+	char dep[37];
+
+	hashmap_init(&dec);
+	for (size_t i = 0; i < n; i++) {
+		const char *app_id = cluster_task_app(api->cluster, ids[i]);
+		size_t unknown;
+
+		if (app_id && cluster_kill_tasks(api->cluster, NULL, &ids[i], 1, &unknown))
+			hashmap_put(&dec, app_id, (void *)((uintptr_t)hashmap_get(&dec, app_id) + 1));
+	}
+	for (size_t i = 0; hashmap_next(&dec, &i, &key, &val);) {
+		struct app *app = apps_get(api->apps, key);
+		struct app_def *def;
+
+		if (!app || apps_load_version(api->apps, key, app->version, &def))
+			continue;
+		def->instances = def->instances > (int64_t)(uintptr_t)val
+					 ? def->instances - (int64_t)(uintptr_t)val
+					 : 0;
+		json_object_set_new(def->json, "instances", json_integer(def->instances));
+		apps_txn_put(t, def);
+	}
+	hashmap_release(&dec);
+	api_new_deployment_id(dep);
+	api_deployment_result(&b, dep, apps_txn_version(t));
+	http_response_header(req, "Marathon-Deployment-Id", dep);
+	api_commit_and_answer(api, req, t, 200, &b);
+}
+
 /* POST /v2/tasks/delete {"ids": [...]}: kill tasks of any app. */
 static void tasks_delete(struct api *api, struct http_request *req)
 {
@@ -187,21 +246,31 @@ static void tasks_delete(struct api *api, struct http_request *req)
 	}
 	n = json_array_size(list);
 	ids = xcalloc(n + 1, sizeof(*ids));
-	json_array_foreach(list, i, v)
+	json_array_foreach(list, i, v) {
 		ids[i] = json_string_value(v) ? json_string_value(v) : "";
-	if (scale) {
-		/* scaling down through this endpoint changes apps: a later issue's deployments */
-		api_respond_error(api, req, 422, "scale=true is not supported on /v2/tasks/delete yet; "
-						 "scale the app with PUT /v2/apps/{id}");
-		free(ids);
-		json_decref(body);
-		return;
+		if (!cluster_task_app(api->cluster, ids[i])) {
+			/* Marathon's answer: nothing is killed when one id is unknown */
+			api_respond_error(api, req, 400, "Invalid task id %s", ids[i]);
+			goto out;
+		}
 	}
+	if (scale) {
+		scale_down_after_kill(api, req, ids, n);
+		goto out;
+	}
+	strbuf_addstr(&b, "{\"tasks\":[");
+	for (i = 0; i < n; i++) {
+		if (i)
+			strbuf_addch(&b, ',');
+		cluster_task_json(api->cluster, ids[i], &b);
+	}
+	strbuf_addstr(&b, "]}");
 	cluster_kill_tasks(api->cluster, NULL, ids, n, &unknown);
+	api_respond(api, req, 200, &b);
+out:
 	free(ids);
 	json_decref(body);
-	strbuf_addstr(&b, "{}");
-	api_respond(api, req, 200, &b);
+	strbuf_release(&b);
 }
 
 static void tasks_resource(struct api *api, struct http_request *req, const char *rest)

@@ -27,9 +27,41 @@ static void stream_closed(struct http_stream *s, void *arg)
 		a->stream = NULL;
 }
 
+static void mux_free(struct agent_mux *m);
+
+/* Writes lines (each starting with '{') to the agent's shared stream, adding "agentId". */
+static int mux_write(struct agent *a, const char *lines, size_t len)
+{
+	struct strbuf out = STRBUF_INIT;
+	const char *p = lines, *end = lines + len;
+	int err;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+
+		strbuf_addstr(&out, "{\"agentId\":");
+		strbuf_add_json_str(&out, a->id);
+		strbuf_addch(&out, ',');
+		strbuf_add(&out, p + 1, n - 1);
+		p += n;
+	}
+	err = http_stream_write(a->stream, out.buf, out.len);
+	strbuf_release(&out);
+	return err;
+}
+
 void agent_send(struct cluster *c, struct agent *a, const char *line, size_t len)
 {
-	if (a->stream && c->epoch_durable) {
+	if (a->stream && a->mux && c->epoch_durable) {
+		struct agent_mux *m = a->mux;
+
+		if (mux_write(a, line, len) == 0)
+			return;
+		log_warn("a shared command stream does not read its commands: closing it");
+		http_stream_abort(m->stream);
+		mux_free(m);
+	} else if (a->stream && c->epoch_durable) {
 		if (http_stream_write(a->stream, line, len) == 0)
 			return;
 		/* the agent does not read: drop the stream, it reconnects and resyncs */
@@ -58,7 +90,7 @@ void agent_send_kill(struct cluster *c, struct inst *in, int grace_s)
 
 static void agent_free(struct agent *a)
 {
-	if (a->stream)
+	if (a->stream && !a->mux)
 		http_stream_close(a->stream);
 	strbuf_release(&a->outbox);
 	free(a->id);
@@ -74,6 +106,10 @@ void agents_free_all(struct cluster *c)
 	const char *key;
 	void *val;
 
+	while (c->muxes) {
+		http_stream_close(c->muxes->stream);
+		mux_free(c->muxes);
+	}
 	for (size_t i = 0; hashmap_next(&c->agents, &i, &key, &val);)
 		agent_free(val);
 	hashmap_release(&c->agents);
@@ -127,7 +163,7 @@ static void agent_persist(struct cluster *c, const struct agent *a)
 	strbuf_add_json_str(&val, a->attributes);
 	strbuf_addstr(&val, ",\"cgroups\":");
 	strbuf_add_json_str(&val, a->cgroups);
-	strbuf_addch(&val, '}');
+	strbuf_addf(&val, ",\"ackedSeq\":%llu}", (unsigned long long)a->acked_seq);
 	store_batch_put(b, key.buf, val.buf, val.len);
 	if (store_commit(c->store, b, persisted, NULL))
 		log_warn("cannot store agent '%s': the store is closed", a->id);
@@ -157,15 +193,17 @@ static int load_cb(void *arg, const char *key, size_t key_len, const void *val, 
 	const char *host, *res, *attrs, *cg = "";
 	struct strbuf why = STRBUF_INIT;
 	const char *bad = NULL;
+	json_int_t acked = 0;
 	struct agent *a;
 
-	if (json_unpack(rec, "{s:s,s:s,s:s,s?:s}", "hostname", &host, "resources", &res,
-			"attributes", &attrs, "cgroups", &cg)) {
+	if (json_unpack(rec, "{s:s,s:s,s:s,s?:s,s?:I}", "hostname", &host, "resources", &res,
+			"attributes", &attrs, "cgroups", &cg, "ackedSeq", &acked)) {
 		log_warn("ignoring corrupt agent record '%s'", key);
 		json_decref(rec);
 		return 0;
 	}
 	a = agent_new(key + strlen("agents/"), host, res, attrs, cg);
+	a->acked_seq = acked > 0 ? (uint64_t)acked : 0;
 	json_decref(rec);
 	if (agent_sched_add(c, a, &why, &bad)) {
 		log_warn("ignoring agent record '%s': %s", key, why.buf);
@@ -212,21 +250,35 @@ static void set_reachable(struct cluster *c, struct agent *a)
 	log_info("agent '%s' (%s) is reachable again", a->id, a->hostname);
 }
 
-/* A task the agent reports that the server does not know: killed after a grace period. */
-static void note_unknown(struct cluster *c, const char *agent_id, const char *task_id)
+static struct unknown_task *unknown_add(struct cluster *c, const char *agent_id,
+				       const char *task_id, uint64_t kill_at_ms)
 {
 	struct unknown_task *u = hashmap_get(&c->unknown, task_id);
 
 	if (u)
-		return;
+		return NULL;
 	u = xcalloc(1, sizeof(*u));
 	u->task_id = xstrdup(task_id);
 	u->agent_id = xstrdup(agent_id);
-	u->kill_at_ms = mono_ms() + (uint64_t)c->cfg.unknown_task_grace_s * 1000u;
+	u->kill_at_ms = kill_at_ms;
 	hashmap_put(&c->unknown, u->task_id, u);
-	log_warn("agent '%s' runs task '%s', which this server does not know: it is killed in %u s "
-		 "unless it becomes known",
-		 agent_id, task_id, c->cfg.unknown_task_grace_s);
+	return u;
+}
+
+/* A task the agent reports that the server does not know: killed after a grace period. */
+static void note_unknown(struct cluster *c, const char *agent_id, const char *task_id)
+{
+	if (unknown_add(c, agent_id, task_id,
+			mono_ms() + (uint64_t)c->cfg.unknown_task_grace_s * 1000u))
+		log_warn("agent '%s' runs task '%s', which this server does not know: it is killed "
+			 "in %u s unless it becomes known",
+			 agent_id, task_id, c->cfg.unknown_task_grace_s);
+}
+
+void agents_note_expunged(struct cluster *c, const char *agent_id, const char *task_id)
+{
+	/* "it will be killed if it ever comes back" (Marathon's unreachableStrategy) */
+	unknown_add(c, agent_id, task_id, 0);
 }
 
 void cluster_register(struct cluster *c, const json_t *body, struct cluster_answer *ans)
@@ -255,6 +307,24 @@ void cluster_register(struct cluster *c, const json_t *body, struct cluster_answ
 		uuid_unparse_lower(u, s);
 		snprintf(newid, sizeof(newid), "agent-%s", s);
 		id = newid;
+	}
+	{
+		struct sched_resources pr;
+		struct sched_attrs pa;
+		int bad_res, bad_attrs = 0;
+
+		sched_resources_init(&pr);
+		sched_attrs_init(&pa);
+		bad_res = sched_resources_parse(&pr, res, &why);
+		if (!bad_res)
+			bad_attrs = sched_attrs_parse(&pa, attrs, &why);
+		sched_resources_release(&pr);
+		sched_attrs_release(&pa);
+		if (bad_res || bad_attrs) {
+			answer_error(ans, 422, bad_res ? "/resources" : "/attributes", why.buf);
+			strbuf_release(&why);
+			return;
+		}
 	}
 	a = hashmap_get(&c->agents, id);
 	if (!a) {
@@ -353,8 +423,9 @@ int cluster_open_commands(struct cluster *c, const char *agent_id, struct http_r
 
 	if (!a)
 		return PACER_ENOTFOUND;
-	if (a->stream)
+	if (a->stream && !a->mux)
 		http_stream_close(a->stream);
+	a->mux = NULL; /* a shared stream stays open for its other agents */
 	a->stream = http_respond_stream(req, 200, "application/x-ndjson", stream_closed, a);
 	set_reachable(c, a);
 	strbuf_addf(&ping, "{\"type\":\"ping\",\"epoch\":%llu}\n", (unsigned long long)c->epoch);
@@ -366,6 +437,95 @@ int cluster_open_commands(struct cluster *c, const char *agent_id, struct http_r
 		strbuf_init(&a->outbox, 0);
 		agent_send(c, a, out.buf, out.len);
 		strbuf_release(&out);
+	}
+	return 0;
+}
+
+/* Detaches the mux's agents and frees it; its stream is already closed or aborted. */
+static void mux_free(struct agent_mux *m)
+{
+	struct cluster *c = m->c;
+
+	for (size_t i = 0; i < m->n; i++) {
+		if (m->agents[i]->mux == m) {
+			m->agents[i]->mux = NULL;
+			m->agents[i]->stream = NULL;
+		}
+	}
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		c->muxes = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	free(m->agents);
+	free(m);
+}
+
+static void mux_closed(struct http_stream *s, void *arg)
+{
+	mux_free(arg);
+}
+
+int cluster_open_commands_mux(struct cluster *c, const json_t *body, struct http_request *req,
+			      struct cluster_answer *ans)
+{
+	const json_t *ids = json_object_get(body, "agents"), *v;
+	struct agent_mux *m;
+	struct strbuf ping = STRBUF_INIT;
+	size_t i, alloc = 0;
+
+	if (!json_is_array(ids)) {
+		answer_error(ans, 422, "/agents", "must be an array of agent ids");
+		return -1;
+	}
+	m = xcalloc(1, sizeof(*m));
+	m->c = c;
+	json_array_foreach(ids, i, v) {
+		struct agent *a = json_is_string(v) ? hashmap_get(&c->agents, json_string_value(v)) : NULL;
+
+		if (!a)
+			continue;
+		ALLOC_GROW(m->agents, m->n + 1, alloc);
+		m->agents[m->n++] = a;
+	}
+	if (!m->n) {
+		free(m);
+		answer_error(ans, 404, NULL, "none of these agents is known: register them again");
+		return -1;
+	}
+	m->stream = http_respond_stream(req, 200, "application/x-ndjson", mux_closed, m);
+	m->next = c->muxes;
+	if (c->muxes)
+		c->muxes->prev = m;
+	c->muxes = m;
+	strbuf_addf(&ping, "{\"type\":\"ping\",\"epoch\":%llu}\n", (unsigned long long)c->epoch);
+	http_stream_write(m->stream, ping.buf, ping.len);
+	strbuf_release(&ping);
+	for (i = 0; i < m->n; i++) {
+		struct agent *a = m->agents[i];
+
+		if (a->stream && !a->mux)
+			http_stream_close(a->stream);
+		a->stream = m->stream;
+		a->mux = m;
+		set_reachable(c, a);
+	}
+	/* queued commands go out now; a failing write aborts the stream and frees m */
+	for (i = 0; i < m->n; i++) {
+		struct agent *a = m->agents[i];
+
+		if (a->mux != m || !a->outbox.len || !c->epoch_durable)
+			continue;
+		{
+			struct strbuf out = a->outbox;
+
+			strbuf_init(&a->outbox, 0);
+			agent_send(c, a, out.buf, out.len);
+			strbuf_release(&out);
+		}
+		if (a->mux != m)
+			break;
 	}
 	return 0;
 }
@@ -439,6 +599,7 @@ void cluster_updates(struct cluster *c, const char *agent_id, const json_t *body
 {
 	struct agent *a = hashmap_get(&c->agents, agent_id);
 	const json_t *updates = json_object_get(body, "updates"), *u;
+	uint64_t acked_before;
 	size_t i;
 
 	if (!a) {
@@ -449,7 +610,12 @@ void cluster_updates(struct cluster *c, const char *agent_id, const json_t *body
 		answer_error(ans, 422, "/updates", "must be an array");
 		return;
 	}
+	if (!json_is_object(body)) {
+		answer_error(ans, 422, "/", "an updates body is an object: {\"epoch\": ..., \"updates\": [...]}");
+		return;
+	}
 	set_reachable(c, a);
+	acked_before = a->acked_seq;
 	json_array_foreach(updates, i, u) {
 		json_int_t seq = json_integer_value(json_object_get(u, "seq"));
 
@@ -459,9 +625,52 @@ void cluster_updates(struct cluster *c, const char *agent_id, const json_t *body
 		if (seq > 0 && (uint64_t)seq > a->acked_seq)
 			a->acked_seq = (uint64_t)seq;
 	}
+	if (a->acked_seq != acked_before)
+		agent_persist(c, a);
 	ans->status = 200;
 	strbuf_reset(&ans->body);
 	strbuf_addf(&ans->body, "{\"ackedSeq\":%llu}", (unsigned long long)a->acked_seq);
+}
+
+void cluster_updates_mux(struct cluster *c, const json_t *body, struct cluster_answer *ans)
+{
+	const json_t *list = json_object_get(body, "agents"), *e;
+	struct cluster_answer one = {0};
+	struct strbuf unknown = STRBUF_INIT;
+	size_t i;
+	int first = 1;
+
+	if (!json_is_array(list)) {
+		answer_error(ans, 422, "/agents", "must be an array");
+		return;
+	}
+	strbuf_reset(&ans->body);
+	strbuf_addstr(&ans->body, "{\"acked\":{");
+	json_array_foreach(list, i, e) {
+		const char *id = json_string_value(json_object_get(e, "agentId"));
+		struct agent *a = id ? hashmap_get(&c->agents, id) : NULL;
+
+		if (!id)
+			continue;
+		if (!a) {
+			strbuf_addstr(&unknown, unknown.len ? "," : "");
+			strbuf_add_json_str(&unknown, id);
+			continue;
+		}
+		cluster_updates(c, id, e, &one);
+		if (one.status != 200)
+			continue;
+		strbuf_addstr(&ans->body, first ? "" : ",");
+		first = 0;
+		strbuf_add_json_str(&ans->body, id);
+		strbuf_addf(&ans->body, ":%llu", (unsigned long long)a->acked_seq);
+	}
+	strbuf_release(&one.body);
+	strbuf_addstr(&ans->body, "},\"unknown\":[");
+	strbuf_add(&ans->body, unknown.buf, unknown.len);
+	strbuf_addstr(&ans->body, "]}");
+	strbuf_release(&unknown);
+	ans->status = 200;
 }
 
 void agents_tick(struct cluster *c, uint64_t now_ms)
@@ -490,7 +699,7 @@ void agents_tick(struct cluster *c, uint64_t now_ms)
 				}
 			}
 			scale_schedule(c);
-		} else if (a->stream && a->reachable) {
+		} else if (a->stream && a->reachable && !a->mux) {
 			struct strbuf ping = STRBUF_INIT;
 
 			strbuf_addf(&ping, "{\"type\":\"ping\",\"epoch\":%llu}\n",
@@ -499,10 +708,25 @@ void agents_tick(struct cluster *c, uint64_t now_ms)
 			strbuf_release(&ping);
 		}
 	}
+	for (struct agent_mux *m = c->muxes, *next; m; m = next) {
+		struct strbuf ping = STRBUF_INIT;
+
+		next = m->next;
+		strbuf_addf(&ping, "{\"type\":\"ping\",\"epoch\":%llu}\n", (unsigned long long)c->epoch);
+		if (http_stream_write(m->stream, ping.buf, ping.len)) {
+			log_warn("a shared command stream does not read its commands: closing it");
+			http_stream_abort(m->stream);
+			mux_free(m);
+		}
+		strbuf_release(&ping);
+	}
 	for (size_t i = 0; hashmap_next(&c->unknown, &i, &key, &val);) {
 		struct unknown_task *u = val;
+		struct agent *ua = hashmap_get(&c->agents, u->agent_id);
 
-		if (hashmap_get(&c->insts, u->task_id) || now_ms >= u->kill_at_ms) {
+		/* a kill waits until its agent can hear it */
+		if (hashmap_get(&c->insts, u->task_id) ||
+		    (now_ms >= u->kill_at_ms && ua && ua->reachable)) {
 			ALLOC_GROW(due, ndue + 1, adue);
 			due[ndue++] = u;
 		}

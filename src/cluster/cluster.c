@@ -293,6 +293,15 @@ int cluster_reset_delay(struct cluster *c, const char *app_id)
 	return 0;
 }
 
+/* taskKillGracePeriodSeconds of the app, or Mesos' 3 s. */
+static int kill_grace_of(const struct cluster *c, const char *app_id)
+{
+	const struct app *app = apps_get(c->apps, app_id);
+	const json_t *g = app ? json_object_get(app->def->json, "taskKillGracePeriodSeconds") : NULL;
+
+	return json_is_integer(g) ? (int)json_integer_value(g) : 3;
+}
+
 size_t cluster_kill_tasks(struct cluster *c, const char *app_id, const char *const *task_ids,
 			  size_t n, size_t *unknown)
 {
@@ -306,14 +315,9 @@ size_t cluster_kill_tasks(struct cluster *c, const char *app_id, const char *con
 			(*unknown)++;
 			continue;
 		}
-		if (!in->kill_sent) {
-			const struct app *app = apps_get(c->apps, in->app_id);
-
-			agent_send_kill(c, in, app ? (int)json_integer_value(json_object_get(
-							     app->def->json, "taskKillGracePeriodSeconds"))
-						     ?: 3
-						   : 3);
-		}
+		if (in->kill_sent || inst_is_terminal(in->state))
+			continue; /* on its way out already: counted once */
+		agent_send_kill(c, in, kill_grace_of(c, in->app_id));
 		killed++;
 	}
 	scale_schedule(c);
@@ -330,12 +334,23 @@ size_t cluster_kill_app_tasks(struct cluster *c, const char *app_id, const char 
 
 		if (host && strcmp(in->host, host))
 			continue;
-		if (!in->kill_sent && !inst_is_terminal(in->state))
-			agent_send_kill(c, in, 3);
+		if (in->kill_sent || inst_is_terminal(in->state))
+			continue;
+		agent_send_kill(c, in, kill_grace_of(c, app_id));
 		killed++;
 	}
 	scale_schedule(c);
 	return killed;
+}
+
+int cluster_task_json(const struct cluster *c, const char *task_id, struct strbuf *out)
+{
+	const struct inst *in = hashmap_get(&c->insts, task_id);
+
+	if (!in)
+		return PACER_ENOTFOUND;
+	inst_json(c, in, out);
+	return 0;
 }
 
 const char *cluster_task_app(const struct cluster *c, const char *task_id)

@@ -78,6 +78,18 @@ int cluster_open_commands(struct cluster *c, const char *agent_id, struct http_r
 /* POST /v1/agents/{id}/updates. */
 void cluster_updates(struct cluster *c, const char *agent_id, const json_t *body,
 		     struct cluster_answer *ans);
+/*
+ * Several agents on one connection (docs/agent-protocol.md, "Several agents
+ * on one connection"). POST /v1/agents/commands {"agents":[id,...]}: one
+ * stream carrying the commands of all of them, each line with "agentId";
+ * answers 422 through ans (and opens nothing) when the body is not such a
+ * list, 404 when none of the agents is known. Returns 0 when the stream was
+ * opened on req, or -1 with ans filled.
+ */
+int cluster_open_commands_mux(struct cluster *c, const json_t *body, struct http_request *req,
+			      struct cluster_answer *ans);
+/* POST /v1/agents/updates {"agents":[{"agentId","epoch","updates"}]}. */
+void cluster_updates_mux(struct cluster *c, const json_t *body, struct cluster_answer *ans);
 
 /* ---- what the Marathon API shows ---- */
 
@@ -111,14 +123,17 @@ int cluster_reset_delay(struct cluster *c, const char *app_id);
 void cluster_agents_json(const struct cluster *c, struct strbuf *out);
 
 /*
- * Kills tasks: by task id (each must belong to app_id when app_id is given).
- * scale: also lower the app's instance count (the caller changes the app).
- * Returns the number of tasks being killed; unknown ids are skipped and counted in *unknown.
+ * Kills tasks by id (each must belong to app_id when app_id is given).
+ * Returns how many kills this call started (tasks already being killed do
+ * not count again, so a repeated scale-down lowers the count once); unknown
+ * ids are skipped and counted in *unknown.
  */
 size_t cluster_kill_tasks(struct cluster *c, const char *app_id, const char *const *task_ids,
 			  size_t n, size_t *unknown);
-/* Kills every task of app_id (optionally only those on host). Returns the number. */
+/* Kills every task of app_id (optionally only those on host). Returns how many kills it started. */
 size_t cluster_kill_app_tasks(struct cluster *c, const char *app_id, const char *host);
+/* Appends one task's JSON; returns 0 or PACER_ENOTFOUND. */
+int cluster_task_json(const struct cluster *c, const char *task_id, struct strbuf *out);
 /* Looks up the app a task id belongs to, or NULL. */
 const char *cluster_task_app(const struct cluster *c, const char *task_id);
 

@@ -20,7 +20,21 @@ struct agent {
 	uint64_t last_contact_ms;   /* monotonic */
 	uint64_t acked_seq;
 	struct http_stream *stream; /* the open command stream, or NULL */
+	struct agent_mux *mux;      /* the shared stream it is on (stream is mux's), or NULL */
 	struct strbuf outbox;       /* commands waiting for a stream */
+};
+
+/*
+ * A command stream shared by several agents (POST /v1/agents/commands):
+ * each line carries "agentId". The mux owns the stream; its agents point
+ * at it while they are on it.
+ */
+struct agent_mux {
+	struct cluster *c;
+	struct http_stream *stream;
+	struct agent **agents;      /* may hold agents that moved elsewhere since */
+	size_t n;
+	struct agent_mux *prev, *next;
 };
 
 struct app_run;
@@ -82,6 +96,7 @@ struct cluster {
 	uv_timer_t tick_timer;      /* once a second: timeouts, backoff, unknown tasks */
 	int closing;
 	uint64_t generation;        /* bumped by every visible change of instances */
+	struct agent_mux *muxes;    /* open shared command streams */
 };
 
 /* instances.c */
@@ -101,6 +116,8 @@ void agent_send_kill(struct cluster *c, struct inst *in, int grace_s);
 int agents_load_all(struct cluster *c);
 void agents_free_all(struct cluster *c);
 void agents_tick(struct cluster *c, uint64_t now_ms);
+/* An expunged task: killed as soon as its agent is heard from again. */
+void agents_note_expunged(struct cluster *c, const char *agent_id, const char *task_id);
 
 /* scale.c */
 void scale_check(struct cluster *c);

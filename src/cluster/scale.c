@@ -317,6 +317,7 @@ static int check_app(struct cluster *c, struct app_run *run, int budget, int64_t
 		    now - in->unreachable_since >=
 			    (int64_t)(num(unreach, "inactiveAfterSeconds", 0) * 1000)) {
 			log_info("forgetting unreachable task '%s'", in->task_id);
+			agents_note_expunged(c, in->agent_id, in->task_id);
 			inst_forget(c, in);
 			i--;
 			continue;
