@@ -105,16 +105,6 @@ void api_ports_release(struct api *api)
 
 /* ---- serialization ---- */
 
-static void add_iso(struct strbuf *b, int64_t ms)
-{
-	char iso[TIME_ISO_LEN];
-
-	time_format_iso(ms, iso);
-	strbuf_addch(b, '"');
-	strbuf_addstr(b, iso);
-	strbuf_addch(b, '"');
-}
-
 /* The app as Marathon shows it: its definition plus runtime fields. */
 static void app_json(const struct cluster *cl, const struct app *app, unsigned embed,
 		     const char *deployment, struct strbuf *b)
@@ -124,11 +114,11 @@ static void app_json(const struct cluster *cl, const struct app *app, unsigned e
 	/* def_json is a non-empty object: drop its '}' and go on */
 	strbuf_add(b, app->def_json, app->def_json_len - 1);
 	strbuf_addstr(b, ",\"version\":");
-	add_iso(b, app->version);
+	time_add_json(b, app->version);
 	strbuf_addstr(b, ",\"versionInfo\":{\"lastScalingAt\":");
-	add_iso(b, app->last_scaling_at);
+	time_add_json(b, app->last_scaling_at);
 	strbuf_addstr(b, ",\"lastConfigChangeAt\":");
-	add_iso(b, app->last_config_change_at);
+	time_add_json(b, app->last_config_change_at);
 	strbuf_addch(b, '}');
 	if (embed & EMBED_COUNTS) {
 		cluster_app_counts(cl, app->id, &counts);
@@ -164,7 +154,7 @@ void api_app_json(struct api *api, const struct app *app, struct strbuf *out)
 void api_deployment_result(struct strbuf *b, const char *deployment, int64_t version)
 {
 	strbuf_addstr(b, "{\"version\":");
-	add_iso(b, version);
+	time_add_json(b, version);
 	strbuf_addf(b, ",\"deploymentId\":\"%s\"}", deployment);
 }
 
@@ -748,7 +738,7 @@ static void list_versions(struct api *api, struct http_request *req, const char 
 	for (size_t i = app->nversions; i > 0; i--) {
 		if (i != app->nversions)
 			strbuf_addch(&b, ',');
-		add_iso(&b, app->versions[i - 1]);
+		time_add_json(&b, app->versions[i - 1]);
 	}
 	strbuf_addstr(&b, "]}");
 	api_respond(api, req, 200, &b);
@@ -777,12 +767,12 @@ static void get_version(struct api *api, struct http_request *req, const char *i
 	app_def_serialize_public(def, &dj);
 	strbuf_add(&b, dj.buf, dj.len - 1);
 	strbuf_addstr(&b, ",\"version\":");
-	add_iso(&b, v);
+	time_add_json(&b, v);
 	if (v == app->version) {
 		strbuf_addstr(&b, ",\"versionInfo\":{\"lastScalingAt\":");
-		add_iso(&b, app->last_scaling_at);
+		time_add_json(&b, app->last_scaling_at);
 		strbuf_addstr(&b, ",\"lastConfigChangeAt\":");
-		add_iso(&b, app->last_config_change_at);
+		time_add_json(&b, app->last_config_change_at);
 		strbuf_addch(&b, '}');
 	}
 	strbuf_addch(&b, '}');

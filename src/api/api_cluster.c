@@ -294,14 +294,6 @@ struct queue_ctx {
 	int n;
 };
 
-static void add_iso(struct strbuf *b, int64_t ms)
-{
-	char iso[TIME_ISO_LEN];
-
-	time_format_iso(ms, iso);
-	strbuf_addf(b, "\"%s\"", iso);
-}
-
 static void refusals_json(struct strbuf *b, const struct sched_refusals *r)
 {
 	strbuf_addch(b, '[');
@@ -324,7 +316,7 @@ static void queue_item(void *arg, const struct cluster_queue_item *it)
 	strbuf_addstr(b, q->n++ ? ",{" : "{");
 	strbuf_addf(b, "\"count\":%u,\"delay\":{\"timeLeftSeconds\":%d,\"overdue\":%s},\"since\":",
 		    it->count, (int)(it->delay_left_s + 0.999), it->overdue ? "true" : "false");
-	add_iso(b, it->since);
+	time_add_json(b, it->since);
 	strbuf_addstr(b, ",\"app\":");
 	api_app_json(q->api, it->app, b);
 	strbuf_addf(b, ",\"processedOffersSummary\":{\"processedOffersCount\":%u,"
@@ -332,7 +324,7 @@ static void queue_item(void *arg, const struct cluster_queue_item *it)
 		    it->attempt_refusals->processed, unused);
 	if (it->last_refused_at) {
 		strbuf_addstr(b, "\"lastUnusedOfferAt\":");
-		add_iso(b, it->last_refused_at);
+		time_add_json(b, it->last_refused_at);
 		strbuf_addch(b, ',');
 	}
 	strbuf_addstr(b, "\"rejectSummaryLastOffers\":");

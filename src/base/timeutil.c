@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/error.h"
+#include "base/strbuf.h"
 
 int64_t time_now_ms(void)
 {
@@ -127,4 +128,14 @@ int time_parse_iso(const char *s, int64_t *ms)
 		      1000 +
 	      frac;
 	return 0;
+}
+
+void time_add_json(struct strbuf *sb, int64_t ms)
+{
+	char iso[TIME_ISO_LEN];
+
+	time_format_iso(ms, iso);
+	strbuf_addch(sb, '"');
+	strbuf_addstr(sb, iso);
+	strbuf_addch(sb, '"');
 }

@@ -26,4 +26,8 @@ void time_format_iso(int64_t ms, char out[TIME_ISO_LEN]);
  */
 int time_parse_iso(const char *s, int64_t *ms);
 
+struct strbuf;
+/* Appends ms as a JSON string: "2015-09-25T15:13:48.343Z" with its quotes. */
+void time_add_json(struct strbuf *sb, int64_t ms);
+
 #endif

@@ -12,6 +12,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "cluster/cluster_int.h"
+#include "events/bus.h"
 
 static const char *const state_names[] = {
 	"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE",
@@ -88,16 +89,6 @@ static void key_of(struct strbuf *key, const char *task_id)
 	strbuf_addstr(key, task_id);
 }
 
-static void add_iso(struct strbuf *b, int64_t ms)
-{
-	char iso[TIME_ISO_LEN];
-
-	time_format_iso(ms, iso);
-	strbuf_addch(b, '"');
-	strbuf_addstr(b, iso);
-	strbuf_addch(b, '"');
-}
-
 static void record_json(const struct inst *in, struct strbuf *b)
 {
 	strbuf_addstr(b, "{\"taskId\":");
@@ -105,7 +96,7 @@ static void record_json(const struct inst *in, struct strbuf *b)
 	strbuf_addstr(b, ",\"appId\":");
 	strbuf_add_json_str(b, in->app_id);
 	strbuf_addstr(b, ",\"version\":");
-	add_iso(b, in->version);
+	time_add_json(b, in->version);
 	strbuf_addstr(b, ",\"agentId\":");
 	strbuf_add_json_str(b, in->agent_id);
 	strbuf_addstr(b, ",\"host\":");
@@ -114,10 +105,10 @@ static void record_json(const struct inst *in, struct strbuf *b)
 	for (size_t i = 0; i < in->nports; i++)
 		strbuf_addf(b, "%s%u", i ? "," : "", in->ports[i]);
 	strbuf_addf(b, "],\"state\":\"%s\",\"stagedAt\":", inst_state_name(in->state));
-	add_iso(b, in->staged_at);
+	time_add_json(b, in->staged_at);
 	if (in->started_at) {
 		strbuf_addstr(b, ",\"startedAt\":");
-		add_iso(b, in->started_at);
+		time_add_json(b, in->started_at);
 	}
 	strbuf_addch(b, '}');
 }
@@ -208,12 +199,12 @@ void inst_json(const struct cluster *c, const struct inst *in, struct strbuf *b)
 	strbuf_addstr(b, "],\"servicePorts\":[");
 	inst_service_ports(c, in->app_id, b);
 	strbuf_addf(b, "],\"state\":\"%s\",\"version\":", inst_state_name(in->state));
-	add_iso(b, in->version);
+	time_add_json(b, in->version);
 	strbuf_addstr(b, ",\"stagedAt\":");
-	add_iso(b, in->staged_at);
+	time_add_json(b, in->staged_at);
 	if (in->started_at) {
 		strbuf_addstr(b, ",\"startedAt\":");
-		add_iso(b, in->started_at);
+		time_add_json(b, in->started_at);
 	}
 	strbuf_addstr(b, ",\"ipAddresses\":[],\"localVolumes\":[]}");
 }
@@ -256,4 +247,21 @@ static int load_cb(void *arg, const char *key, size_t key_len, const void *val, 
 int inst_load_all(struct cluster *c)
 {
 	return store_scan(c->store, "instances/", load_cb, c);
+}
+
+void inst_emit(struct cluster *c, const struct inst *in, const char *message)
+{
+	struct event_task t = {
+		.task_id = in->task_id,
+		.app_id = in->app_id,
+		.agent_id = in->agent_id,
+		.host = in->host,
+		.ports = in->ports,
+		.nports = in->nports,
+		.version = in->version,
+		.state = inst_state_name(in->state),
+		.message = message,
+	};
+
+	events_task_changed(c->events, &t);
 }
