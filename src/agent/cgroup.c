@@ -394,15 +394,17 @@ static int set_v1_limits(const struct cgroup_sys *cs, const struct cgroup *cg,
 
 		fmt_u64(v, sizeof(v), shares < 2 ? 2 : shares);
 		err = write_limit(cpu, "cpu.shares", v, why);
-		if (!err)
-			err = write_limit(cpu, "cpu.cfs_period_us", "100000", why);
+		/*
+		 * A new cgroup has period 100000 and no quota already; each write of
+		 * them walks every CPU in the kernel, so only a quota is written.
+		 */
 		if (!err && lim->cpu_quota && lim->cpus > 0) {
 			uint64_t q = (uint64_t)(lim->cpus * 100000.0);
 
+			err = write_limit(cpu, "cpu.cfs_period_us", "100000", why);
 			fmt_u64(v, sizeof(v), q < 1000 ? 1000 : q);
-			err = write_limit(cpu, "cpu.cfs_quota_us", v, why);
-		} else if (!err) {
-			err = write_limit(cpu, "cpu.cfs_quota_us", "-1", why);
+			if (!err)
+				err = write_limit(cpu, "cpu.cfs_quota_us", v, why);
 		}
 		if (err)
 			return err;

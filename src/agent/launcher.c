@@ -21,8 +21,6 @@
 
 extern char **environ;
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 /* ---- the spec as JSON ---- */
 
 static void add_str_array(struct strbuf *out, const char *key, const char *const *v, size_t n)
@@ -268,7 +266,7 @@ static char **build_env(const struct launch_spec *spec)
 			has_path = true;
 	}
 	if (!has_path)
-		env[n++] = (char *)"PATH=" DEFAULT_PATH;
+		env[n++] = (char *)"PATH=" LAUNCH_DEFAULT_PATH;
 	env[n] = NULL;
 	return env;
 }

@@ -4,7 +4,9 @@
  * the task's own exec. It is a mode of the pacer binary (`pacer _launch`),
  * started with posix_spawn by spawner.c, so the agent never forks and all the
  * work that is not async-signal-safe (JSON, getpwnam, fetching) happens in a
- * fresh, small process of its own.
+ * fresh, small process of its own. Tasks that need none of that (no fetch,
+ * no user, no shell) skip it: task.c spawns their program directly (see
+ * task.h), and uses the launcher for the rest and as the fallback.
  *
  * Protocol. The agent starts
  *
@@ -45,6 +47,9 @@
 #include <stddef.h>
 
 #include "base/strbuf.h"
+
+/* The PATH a task gets when its environment has none. */
+#define LAUNCH_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Exit status of a launcher that failed before exec. */
 #define LAUNCHER_EXIT_CODE 121

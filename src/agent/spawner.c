@@ -7,8 +7,10 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +35,13 @@ int spawn_pidfd_signal(int pidfd, int sig)
 int spawn_process(const char *path, char *const argv[], char *const envp[],
 		  const struct spawn_fd *fds, size_t nfds, unsigned flags, struct spawn_child *out)
 {
+	return spawn_process_at(-1, path, argv, envp, fds, nfds, flags, out);
+}
+
+int spawn_process_at(int dir_fd, const char *path, char *const argv[], char *const envp[],
+		     const struct spawn_fd *fds, size_t nfds, unsigned flags,
+		     struct spawn_child *out)
+{
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t set;
@@ -52,6 +61,16 @@ int spawn_process(const char *path, char *const argv[], char *const envp[],
 		err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	for (size_t i = 0; !err && i < nfds; i++)
 		err = posix_spawn_file_actions_adddup2(&fa, fds[i].parent_fd, fds[i].child_fd);
+	if (!err && dir_fd >= 0)
+		err = posix_spawn_file_actions_addfchdir_np(&fa, dir_fd);
+	if (!err && (flags & SPAWN_CLOSE_OTHERS)) {
+		int from = 3;
+
+		for (size_t i = 0; i < nfds; i++)
+			if (fds[i].child_fd >= from)
+				from = fds[i].child_fd + 1;
+		err = posix_spawn_file_actions_addclosefrom_np(&fa, from);
+	}
 	if (err)
 		goto out_attr;
 	/* the agent's loop may block or ignore signals: the task starts clean */
@@ -82,6 +101,46 @@ out_attr:
 out_fa:
 	posix_spawn_file_actions_destroy(&fa);
 	return -err;
+}
+
+int spawn_find_program(const char *file, const char *path_env, int dir_fd, struct strbuf *out)
+{
+	struct strbuf cand = STRBUF_INIT;
+	const char *p = path_env, *end;
+	bool eacces = false;
+	struct stat st;
+	int err = -ENOENT;
+
+	if (!*file)
+		return -ENOENT;
+	if (strchr(file, '/')) {
+		strbuf_addstr(out, file);
+		return 0;
+	}
+	for (;; p = end + 1) {
+		end = strchrnul(p, ':');
+		strbuf_reset(&cand);
+		if (end == p)
+			strbuf_addstr(&cand, "./"); /* empty entry: the current directory */
+		else
+			strbuf_addf(&cand, "%.*s/", (int)(end - p), p);
+		strbuf_addstr(&cand, file);
+		/* as execvp, which goes on past entries it cannot use */
+		if (!fstatat(dir_fd, cand.buf, &st, 0)) {
+			if (S_ISREG(st.st_mode) && !faccessat(dir_fd, cand.buf, X_OK, AT_EACCESS)) {
+				strbuf_add(out, cand.buf, cand.len);
+				err = 0;
+				break;
+			}
+			eacces = true;
+		} else if (errno == EACCES) {
+			eacces = true;
+		}
+		if (!*end)
+			break;
+	}
+	strbuf_release(&cand);
+	return err && eacces ? -EACCES : err;
 }
 
 /* Moves fd to a number above the launcher's fixed ones, keeping it close-on-exec. */

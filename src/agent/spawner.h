@@ -38,6 +38,13 @@ struct spawn_fd {
 enum spawn_flags {
 	SPAWN_SETSID = 1 << 0,     /* own session and process group (pgid = pid) */
 	SPAWN_STDIN_NULL = 1 << 1, /* stdin from /dev/null */
+	/*
+	 * Close every fd above 2 and the mapped ones just before the exec, as
+	 * the launcher does: for programs the agent runs itself, so that an fd
+	 * some library opened without close-on-exec (libcurl's sockets) never
+	 * reaches a task.
+	 */
+	SPAWN_CLOSE_OTHERS = 1 << 2,
 };
 
 /*
@@ -49,6 +56,28 @@ enum spawn_flags {
  */
 int spawn_process(const char *path, char *const argv[], char *const envp[],
 		  const struct spawn_fd *fds, size_t nfds, unsigned flags, struct spawn_child *out);
+
+/*
+ * The same, with the child's working directory changed to dir_fd (an open
+ * directory; -1: unchanged) before its exec, so a relative path is taken
+ * from there. An error of the child's own setup (fchdir, dup2, exec) comes
+ * back as the return value, as posix_spawn reports it: -ENOENT for a
+ * missing program, -EACCES, -ENOEXEC (no #! and not a binary), ...
+ */
+int spawn_process_at(int dir_fd, const char *path, char *const argv[], char *const envp[],
+		     const struct spawn_fd *fds, size_t nfds, unsigned flags,
+		     struct spawn_child *out);
+
+/*
+ * Finds program file as execvp would with the search path path_env (the
+ * task's PATH; empty entries and relative ones count from dir_fd, the
+ * directory the program will run in): a file containing '/' is used as
+ * is; else the first regular, executable <dir>/<file>. Appends the path
+ * to use (relative ones are relative to dir_fd) to out. Returns 0,
+ * -ENOENT (nowhere), or -EACCES (found, but none executable). Only stats:
+ * the exec itself may still fail.
+ */
+int spawn_find_program(const char *file, const char *path_env, int dir_fd, struct strbuf *out);
 
 /* How to start the launcher: e.g. {"/proc/self/exe", {"pacer", "_launch", NULL}}. */
 struct spawn_launcher {

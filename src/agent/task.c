@@ -3,6 +3,7 @@
 #include "agent/task.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ struct task {
 	bool sandbox_given; /* used as is, not created */
 	char **args, **env;
 	size_t nargs, nenv;
+	char **words; /* cmd as argv when it needs no shell (task_cmd_words), or NULL */
 	struct launch_fetch *fetch;
 	size_t nfetch;
 	bool use_cgroup;
@@ -229,13 +231,258 @@ static int make_sandbox(struct task *t)
 	return err;
 }
 
-static void a_start(struct task *t)
+/* Opens cg's cgroup.procs files for writing; returns how many, or -errno. */
+static int open_cgroup_procs(struct task *t, int fds[CGROUP_NCTL])
 {
-	struct strbuf why = STRBUF_INIT;
+	char *procs[CGROUP_NCTL] = {0};
+	size_t n = cgroup_procs_files(&t->cg, procs);
+	int err = 0, nfds = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int fd = err ? -1 : open(procs[i], O_WRONLY | O_CLOEXEC);
+
+		if (!err && fd < 0)
+			err = -errno;
+		if (fd >= 0)
+			fds[nfds++] = fd;
+		free(procs[i]);
+	}
+	if (err) {
+		while (nfds)
+			close(fds[--nfds]);
+		return err;
+	}
+	return nfds;
+}
+
+static int write_pid(int fd, pid_t pid)
+{
+	char buf[24];
+	int len = snprintf(buf, sizeof(buf), "%ld", (long)pid);
+	ssize_t n = write(fd, buf, (size_t)len);
+
+	if (n < 0)
+		return -errno;
+	return n == len ? 0 : -EIO;
+}
+
+/* Kills and reaps a child the task cannot keep (synchronously: rare). */
+static void discard_child(struct spawn_child *c)
+{
+	spawn_pidfd_signal(c->pidfd, SIGKILL);
+	waitid(P_PIDFD, (id_t)c->pidfd, &(siginfo_t){0}, WEXITED);
+	close(c->pidfd);
+}
+
+/*
+ * The task's environment for execve, as the launcher gives it: PATH added
+ * when absent (*path_env is its value); for a cmd also PWD, as the shell
+ * that would have run it exports. *pwd (freed by the caller) holds it.
+ */
+static char **task_envp(struct task *t, const char **path_env, char **pwd)
+{
+	char **envp = xcalloc(st_add(t->nenv, 3), sizeof(*envp));
+	bool has_pwd = false;
+	size_t n = 0;
+
+	*path_env = NULL;
+	*pwd = NULL;
+	for (size_t i = 0; i < t->nenv; i++) {
+		envp[n++] = t->env[i];
+		if (!strncmp(t->env[i], "PATH=", 5))
+			*path_env = t->env[i] + 5;
+		else if (!strncmp(t->env[i], "PWD=", 4))
+			has_pwd = true;
+	}
+	if (!*path_env) {
+		envp[n++] = (char *)"PATH=" LAUNCH_DEFAULT_PATH;
+		*path_env = LAUNCH_DEFAULT_PATH;
+	}
+	if (t->words && !has_pwd) {
+		struct strbuf sb = STRBUF_INIT;
+
+		strbuf_addf(&sb, "PWD=%s", t->sandbox);
+		*pwd = envp[n++] = strbuf_detach(&sb, NULL);
+	}
+	envp[n] = NULL;
+	return envp;
+}
+
+/* The report of a direct exec that failed: what the launcher or the shell would give. */
+static void direct_exec_failed(struct task *t, const char *prog, int err, int stderr_fd,
+			       struct strbuf *why)
+{
+	if (err == -EAGAIN || err == -ENOMEM) {
+		/* most likely the clone itself: no process, no exit status */
+		strbuf_addf(why, "cannot start '%s': %s", prog, strerror(-err));
+		return;
+	}
+	if (t->words && err == -ENOENT && !strchr(prog, '/'))
+		strbuf_addf(why, "cannot exec '%s': command not found", prog);
+	else
+		strbuf_addf(why, "cannot exec '%s': %s", prog, strerror(-err));
+	t->exit_known = true;
+	t->term_signal = 0;
+	if (!t->words)
+		t->exit_code = LAUNCHER_EXIT_CODE;
+	else
+		t->exit_code = err == -ENOENT ? 127 : 126;
+	if (dprintf(stderr_fd, "pacer: %s\n", why->buf) < 0) {
+		/* the report above still tells */
+	}
+}
+
+enum direct_result { DIRECT_STARTED, DIRECT_FAILED, DIRECT_FALLBACK };
+
+/*
+ * The direct path (see task.h): one exec, no launcher. DIRECT_FALLBACK
+ * leaves nothing behind and why empty; DIRECT_FAILED puts the reason in why.
+ */
+static enum direct_result start_direct(struct task *t, struct strbuf *why)
+{
+	char *const *argv = t->words ? t->words : t->args;
+	struct strbuf prog = STRBUF_INIT;
+	enum direct_result res = DIRECT_FALLBACK;
+	int procs_fd[CGROUP_NCTL], nprocs = 0;
+	int dir_fd, out_fd = -1, err_fd = -1, err;
+	struct spawn_child child;
+	const char *path_env;
+	char **envp = NULL, *pwd = NULL;
+
+	/* whatever fails before the spawn, the launcher reports in its own words */
+	dir_fd = open(t->sandbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return DIRECT_FALLBACK;
+	out_fd = openat(dir_fd, "stdout", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (out_fd < 0)
+		goto out;
+	err_fd = openat(dir_fd, "stderr", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (err_fd < 0)
+		goto out;
+	if (t->has_cg) {
+		nprocs = open_cgroup_procs(t, procs_fd);
+		if (nprocs < 0) {
+			nprocs = 0;
+			goto out;
+		}
+	}
+	envp = task_envp(t, &path_env, &pwd);
+	err = spawn_find_program(argv[0], path_env, dir_fd, &prog);
+	if (!err) {
+		struct spawn_fd fds[2] = {{out_fd, 1}, {err_fd, 2}};
+
+		err = spawn_process_at(dir_fd, prog.buf, argv, envp, fds, 2,
+				       SPAWN_SETSID | SPAWN_STDIN_NULL | SPAWN_CLOSE_OTHERS,
+				       &child);
+	}
+	if (err == -ENOEXEC)
+		goto out; /* a script without #!: the shell (or execvp) runs it */
+	if (err) {
+		direct_exec_failed(t, argv[0], err, err_fd, why);
+		res = DIRECT_FAILED;
+		goto out;
+	}
+	/* running its program already: move it into its cgroup now */
+	for (int i = 0; i < nprocs; i++) {
+		err = write_pid(procs_fd[i], child.pid);
+		if (err) {
+			log_warn("cannot move task '%s' (pid %ld) into its cgroup: %s; "
+				 "starting it through the launcher",
+				 t->id, (long)child.pid, pacer_strerror(err));
+			discard_child(&child);
+			goto out;
+		}
+	}
+	t->pid = t->pgid = child.pid;
+	t->pidfd = child.pidfd;
+	err = watch_pidfd(t);
+	if (err) {
+		strbuf_addf(why, "cannot watch task process %ld: %s", (long)t->pid,
+			    uv_strerror(err));
+		signal_all(t, SIGKILL);
+		waitid(P_PIDFD, (id_t)t->pidfd, &(siginfo_t){0}, WEXITED);
+		close_pidfd(t);
+		res = DIRECT_FAILED;
+		goto out;
+	}
+	res = DIRECT_STARTED;
+out:
+	free(pwd);
+	free(envp);
+	strbuf_release(&prog);
+	while (nprocs)
+		close(procs_fd[--nprocs]);
+	if (err_fd >= 0)
+		close(err_fd);
+	if (out_fd >= 0)
+		close(out_fd);
+	close(dir_fd);
+	return res;
+}
+
+static bool direct_usable(const struct task *t)
+{
+	if (t->rt->launcher_only || t->user || t->nfetch)
+		return false;
+	return t->cmd ? t->words != NULL : t->nargs > 0;
+}
+
+/* The launcher path: `pacer-launch` does the rest; see launcher.h. */
+static int start_launcher(struct task *t, struct strbuf *why)
+{
 	char *procs[CGROUP_NCTL] = {0};
 	struct spawn_child child;
 	struct launch_spec spec = {0};
 	size_t nprocs = 0;
+	int err;
+
+	if (t->has_cg)
+		nprocs = cgroup_procs_files(&t->cg, procs);
+	spec.sandbox = t->sandbox;
+	spec.cgroup_procs = (const char *const *)procs;
+	spec.ncgroup_procs = nprocs;
+	spec.user = t->user;
+	spec.fetch = t->fetch;
+	spec.nfetch = t->nfetch;
+	spec.env = (const char *const *)t->env;
+	spec.nenv = t->nenv;
+	spec.cmd = t->cmd;
+	spec.args = (const char *const *)t->args;
+	spec.nargs = t->nargs;
+	err = spawn_launch(&t->rt->launcher, &spec, &child, why);
+	for (size_t i = 0; i < nprocs; i++)
+		free(procs[i]);
+	if (err)
+		return err;
+	t->pid = t->pgid = child.pid;
+	t->pidfd = child.pidfd;
+	t->err_fd = child.err_fd;
+	err = watch_pidfd(t);
+	if (!err) {
+		err = uv_poll_init(t->rt->loop, &t->_err_poll, t->err_fd);
+		if (!err) {
+			t->_err_poll.data = t;
+			t->_err_poll_open = true;
+			t->_open_handles++;
+			err = uv_poll_start(&t->_err_poll, UV_READABLE, on_err_readable);
+		}
+	}
+	if (err) {
+		/* cannot watch it: take it down again, synchronously (rare) */
+		strbuf_addf(why, "cannot watch task process %ld: %s", (long)t->pid,
+			    uv_strerror(err));
+		signal_all(t, SIGKILL);
+		waitid(P_PIDFD, (id_t)t->pidfd, &(siginfo_t){0}, WEXITED);
+		close_err_pipe(t);
+		close_pidfd(t);
+		return err;
+	}
+	return 0;
+}
+
+static void a_start(struct task *t)
+{
+	struct strbuf why = STRBUF_INIT;
 	int err;
 
 	err = make_sandbox(t);
@@ -252,48 +499,24 @@ static void a_start(struct task *t)
 			t->has_cg = true;
 		if (!t->has_cg)
 			log_warn("task '%s' runs without a cgroup: %s", t->id, t->cg_problem.buf);
-		else
-			nprocs = cgroup_procs_files(&t->cg, procs);
 	}
-	spec.sandbox = t->sandbox;
-	spec.cgroup_procs = (const char *const *)procs;
-	spec.ncgroup_procs = nprocs;
-	spec.user = t->user;
-	spec.fetch = t->fetch;
-	spec.nfetch = t->nfetch;
-	spec.env = (const char *const *)t->env;
-	spec.nenv = t->nenv;
-	spec.cmd = t->cmd;
-	spec.args = (const char *const *)t->args;
-	spec.nargs = t->nargs;
-	err = spawn_launch(&t->rt->launcher, &spec, &child, &why);
-	for (size_t i = 0; i < nprocs; i++)
-		free(procs[i]);
-	if (err)
-		goto fail;
-	t->pid = t->pgid = child.pid;
-	t->pidfd = child.pidfd;
-	t->err_fd = child.err_fd;
-	err = watch_pidfd(t);
-	if (!err) {
-		err = uv_poll_init(t->rt->loop, &t->_err_poll, t->err_fd);
-		if (!err) {
-			t->_err_poll.data = t;
-			t->_err_poll_open = true;
-			t->_open_handles++;
-			err = uv_poll_start(&t->_err_poll, UV_READABLE, on_err_readable);
+	if (direct_usable(t)) {
+		switch (start_direct(t, &why)) {
+		case DIRECT_STARTED:
+			enter(t, S_STARTING, "");
+			/* the callback may have killed it already */
+			if (t->st == S_STARTING)
+				enter(t, S_RUNNING, "");
+			strbuf_release(&why);
+			return;
+		case DIRECT_FAILED:
+			goto fail;
+		case DIRECT_FALLBACK:
+			break;
 		}
 	}
-	if (err) {
-		/* cannot watch it: take it down again, synchronously (rare) */
-		strbuf_addf(&why, "cannot watch task process %ld: %s", (long)t->pid,
-			    uv_strerror(err));
-		signal_all(t, SIGKILL);
-		waitid(P_PIDFD, (id_t)t->pidfd, &(siginfo_t){0}, WEXITED);
-		close_err_pipe(t);
-		close_pidfd(t);
+	if (start_launcher(t, &why))
 		goto fail;
-	}
 	enter(t, S_STARTING, "");
 	strbuf_release(&why);
 	return;
@@ -476,6 +699,78 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
+static bool plain_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("_./:,=+@%-", c));
+}
+
+/* Words the shell would not exec as a program: builtins of dash and bash, reserved words. */
+static bool shell_word(const char *w)
+{
+	static const char *const words[] = {
+		".", ":", "alias", "bg", "bind", "break", "builtin", "caller", "case", "cd",
+		"chdir", "command", "compgen", "complete", "compopt", "continue", "coproc",
+		"declare", "dirs", "disown", "do", "done", "echo", "elif", "else", "enable",
+		"esac", "eval", "exec", "exit", "export", "false", "fc", "fg", "fi", "for",
+		"function", "getopts", "hash", "help", "history", "if", "in", "jobs", "kill",
+		"let", "local", "logout", "mapfile", "popd", "printf", "pushd", "pwd", "read",
+		"readarray", "readonly", "return", "select", "set", "shift", "shopt", "source",
+		"suspend", "test", "then", "time", "times", "trap", "true", "type", "typeset",
+		"ulimit", "umask", "unalias", "unset", "until", "wait", "while",
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(w, words[i]))
+			return true;
+	return false;
+}
+
+size_t task_cmd_words(const char *cmd, char ***argv)
+{
+	size_t len, n = 0;
+	char **v, *copy, *p;
+
+	*argv = NULL;
+	for (p = (char *)cmd; *p; p++) {
+		if (*p != ' ' && !plain_char(*p))
+			return 0;
+		if (*p != ' ' && (p == cmd || p[-1] == ' '))
+			n++;
+	}
+	if (!n)
+		return 0;
+	len = (size_t)(p - cmd);
+	/* one block: the n + 1 pointers, then a copy of cmd cut into words */
+	v = xmalloc(st_add(st_mult(n + 1, sizeof(*v)), len + 1));
+	copy = memcpy((char *)(v + n + 1), cmd, len + 1);
+	n = 0;
+	for (p = copy; *p; p++) {
+		if (*p == ' ')
+			*p = '\0';
+		else if (p == copy || !p[-1])
+			v[n++] = p;
+	}
+	v[n] = NULL;
+
+	if (strchr(v[0], '='))
+		goto shell; /* NAME=value: an assignment */
+	if (!strcmp(v[0], "exec") && n > 1) {
+		/* exec runs its first word as a program, builtin names included */
+		if (v[1][0] == '-')
+			goto shell; /* an option of exec, or "--" */
+		memmove(v, v + 1, n * sizeof(*v));
+		n--;
+	} else if (shell_word(v[0])) {
+		goto shell;
+	}
+	*argv = v;
+	return n;
+shell:
+	free(v);
+	return 0;
+}
+
 static bool valid_id(const char *id)
 {
 	return id && *id && !strchr(id, '/') && strcmp(id, ".") && strcmp(id, "..");
@@ -502,6 +797,8 @@ static struct task *task_alloc(const struct task_runtime *rt, const struct task_
 	}
 	t->cmd = cfg->cmd ? xstrdup(cfg->cmd) : NULL;
 	t->user = cfg->user ? xstrdup(cfg->user) : NULL;
+	if (cfg->cmd)
+		task_cmd_words(cfg->cmd, &t->words);
 	t->args = dup_strv(cfg->args, cfg->nargs);
 	t->nargs = cfg->nargs;
 	t->env = dup_strv(cfg->env, cfg->nenv);
@@ -596,6 +893,7 @@ static void really_free(struct task *t)
 	free(t->sandbox);
 	free(t->cmd);
 	free(t->user);
+	free(t->words);
 	free_strv(t->args, t->nargs);
 	free_strv(t->env, t->nenv);
 	for (size_t i = 0; i < t->nfetch; i++) {

@@ -4,8 +4,9 @@
  * (state x event table, as s6-supervise) over Mesos' task states.
  *
  *   STAGING --start--> STARTING   sandbox <work-dir>/tasks/<id>/ made, cgroup
- *                                 made (when asked and usable), launcher spawned
- *   STARTING --exec--> RUNNING    the error pipe closed with no message
+ *                                 made (when asked and usable), process spawned
+ *   STARTING --exec--> RUNNING    the error pipe closed with no message (launcher
+ *                                 path); at once on the direct path
  *   STARTING/RUNNING --exit 0--> FINISHED
  *   STARTING/RUNNING --exit != 0, signal, launcher error--> FAILED
  *   STAGING --kill--> KILLED
@@ -21,6 +22,33 @@
  * processes linger (up to 5 s); the terminal state is reported after that,
  * so a terminal state means nothing of the task runs any more (barring
  * processes that left both its session and, without cgroups, its cgroup).
+ *
+ * Two ways to start. The direct path, for tasks with no fetch and no user
+ * and either args or a simple cmd (task_cmd_words): the agent opens the
+ * sandbox and its "stdout"/"stderr" files itself, finds the program in the
+ * task's PATH, and posix_spawns the program with the task's environment
+ * (PATH added when absent, as the launcher does; for a cmd also PWD, as the
+ * shell exports it), stdin on /dev/null, in a new session, in the sandbox:
+ * one exec per task instead of three (launcher, /bin/sh, program). posix_spawn returns once the child has
+ * exec'd, so both STARTING and RUNNING are reported before task_start
+ * returns. Cgroups: the agent then writes the pid to each cgroup.procs (on
+ * v1 nothing else can move a child that is already running its program;
+ * v2 works the same way). So the task's first instants, until that write,
+ * are accounted to the agent's own cgroup, and anything it forked in that
+ * time stays there: an accepted trade-off for the speed. When the move
+ * fails, the child is SIGKILLed and reaped and the task goes the launcher
+ * way (which joins before exec or fails with the reason); so does any
+ * direct start whose preparation fails (sandbox, files, cgroup.procs not
+ * writable) or whose program is not a binary and has no #! (ENOEXEC: the
+ * shell or execvp runs it). An exec failure ends the task as FAILED from
+ * STAGING, as the launcher would have: "cannot exec '<prog>': <cause>"
+ * with exit code LAUNCHER_EXIT_CODE for args; for a cmd what the shell
+ * gives, exit code 127 ("cannot exec '<prog>': command not found" when not
+ * in PATH) or 126; the line also goes to the task's stderr file.
+ *
+ * The launcher path (`pacer-launch`, see launcher.h) runs everything else:
+ * tasks with fetch or user, commands that need /bin/sh -c, and the
+ * fallbacks above.
  *
  * Re-attaching (task_attach, after the agent restarted): the task is
  * supervised again through a new pidfd, starting in RUNNING. Its exit
@@ -82,13 +110,14 @@ struct task_runtime {
 	const char *work_dir;            /* sandboxes go to <work_dir>/tasks/<id>/ */
 	struct spawn_launcher launcher;  /* how to run `pacer _launch` */
 	const struct cgroup_sys *cgroups; /* NULL or CGROUP_NONE: no cgroups */
+	bool launcher_only;              /* never the direct path (tests, comparisons) */
 };
 
 /* What to run. task_new copies all of it. */
 struct task_config {
 	const char *id;      /* one path component: no '/', not "." or ".." */
 	const char *sandbox; /* NULL: <work_dir>/tasks/<id>/, created; else used as is */
-	const char *cmd;     /* run with /bin/sh -c; or NULL and args */
+	const char *cmd;     /* run with /bin/sh -c (or directly if simple); or NULL and args */
 	const char *const *args;
 	size_t nargs;
 	const char *user;    /* or NULL */
@@ -141,6 +170,19 @@ int task_attach(const struct task_runtime *rt, const struct task_config *cfg, pi
  * back). The memory goes once the loop has closed the task's handles.
  */
 void task_free(struct task *t);
+
+/*
+ * Whether cmd can run without /bin/sh -c, and as which argv. It can when it
+ * is only plain words, made of [A-Za-z0-9_./:,=+@%-] and separated by
+ * spaces, optionally after the word "exec" (dropped), and the shell would
+ * exec the first word as a program: not a shell builtin or reserved word
+ * (unless after "exec"), not an assignment (NAME=...), not an option of
+ * exec. Returns the number of words (> 0) with *argv a NULL-terminated copy
+ * (one allocation: free(*argv)), or 0 with *argv NULL when cmd needs the
+ * shell (anything else: quotes, $, globs, ~, redirections, operators,
+ * tabs, newlines, an empty cmd).
+ */
+size_t task_cmd_words(const char *cmd, char ***argv);
 
 enum task_state task_state(const struct task *t);
 const char *task_id(const struct task *t);

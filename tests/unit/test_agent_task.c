@@ -9,6 +9,7 @@
  * messages, fetching, the memory limit of a task's cgroup, re-attaching.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,7 +232,10 @@ static void test_environment(void **state)
 	env_list_release(&l); /* the task keeps its own copy */
 	assert_true(run_until(c, t, NULL, 4000));
 	assert_int_equal(task_state(t), TASK_FINISHED);
+	/* one line per variable, each after a '\n' (the order is not ours to test) */
 	out = read_sandbox_file(t, "stdout");
+	memmove((char *)out + 1, out, strlen(out) + 1);
+	((char *)out)[0] = '\n';
 	assert_non_null(strstr(out, "\nPORT0=31000\n"));
 	assert_non_null(strstr(out, "\nPORT=31000\n"));
 	assert_non_null(strstr(out, "\nPORTS=31000,31001\n"));
@@ -334,6 +338,16 @@ static void test_command_not_found(void **state)
 	struct task_config cfg = {.id = "app.7", .cmd = "no-such-command-pacer-xyz"};
 	struct task *t = start(c, &cfg);
 
+	assert_true(run_until(c, t, NULL, 4000));
+	assert_int_equal(task_state(t), TASK_FAILED);
+	assert_int_equal(c->exit_code, 127);
+	assert_non_null(strstr(read_sandbox_file(t, "stderr"), "not found"));
+	task_free(t);
+
+	/* the same through the shell */
+	c->rt.launcher_only = true;
+	cfg.id = "app.7b";
+	t = start(c, &cfg);
 	assert_true(run_until(c, t, NULL, 4000));
 	assert_int_equal(task_state(t), TASK_FAILED);
 	assert_int_equal(c->exit_code, 127);
@@ -570,6 +584,459 @@ static void test_kill_before_start(void **state)
 	assert_true(task_new(&c->rt, &cfg, on_state, c, &t) < 0);
 }
 
+/* ---- the direct path: simple commands and args without launcher or shell ---- */
+
+/* words of cmd joined with '|', or "SHELL" */
+static const char *words_of(const char *cmd)
+{
+	static char buf[512];
+	char **v;
+	size_t n = task_cmd_words(cmd, &v);
+
+	if (!n) {
+		assert_null(v);
+		return "SHELL";
+	}
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(buf, "|");
+		strcat(buf, v[i]);
+	}
+	assert_null(v[n]);
+	free(v);
+	return buf;
+}
+
+static void test_cmd_words(void **state)
+{
+	/* plain words: argv, an `exec` in front dropped */
+	assert_string_equal(words_of("exec sleep 600"), "sleep|600");
+	assert_string_equal(words_of("sleep 600"), "sleep|600");
+	assert_string_equal(words_of("  sleep   600  "), "sleep|600");
+	assert_string_equal(words_of("sleep"), "sleep");
+	assert_string_equal(words_of("/usr/bin/python3 -m http.server 8080"),
+			    "/usr/bin/python3|-m|http.server|8080");
+	assert_string_equal(words_of("./run.sh --port=31000 a,b:c+d@e%f_g-h"),
+			    "./run.sh|--port=31000|a,b:c+d@e%f_g-h");
+	assert_string_equal(words_of("java -Xmx512m -jar app.jar"), "java|-Xmx512m|-jar|app.jar");
+	/* after exec a builtin's name is a program too, as the shell does it */
+	assert_string_equal(words_of("exec echo hi"), "echo|hi");
+	assert_string_equal(words_of("exec exec"), "exec");
+	/* expansions, quoting, operators, redirections, globs: the shell */
+	assert_string_equal(words_of("python3 -m http.server $PORT0"), "SHELL");
+	assert_string_equal(words_of("python3 -m http.server ${PORT0}"), "SHELL");
+	assert_string_equal(words_of("a && b"), "SHELL");
+	assert_string_equal(words_of("a || b"), "SHELL");
+	assert_string_equal(words_of("a; b"), "SHELL");
+	assert_string_equal(words_of("a | b"), "SHELL");
+	assert_string_equal(words_of("a &"), "SHELL");
+	assert_string_equal(words_of("echo 'quoted arg'"), "SHELL");
+	assert_string_equal(words_of("sleep \"600\""), "SHELL");
+	assert_string_equal(words_of("sleep 6\\00"), "SHELL");
+	assert_string_equal(words_of("ls *.txt"), "SHELL");
+	assert_string_equal(words_of("ls file?"), "SHELL");
+	assert_string_equal(words_of("ls [ab]"), "SHELL");
+	assert_string_equal(words_of("ls ~"), "SHELL");
+	assert_string_equal(words_of("ls ~/x"), "SHELL");
+	assert_string_equal(words_of("cat < in"), "SHELL");
+	assert_string_equal(words_of("echo x > out"), "SHELL");
+	assert_string_equal(words_of("sleep 1 2>/dev/null"), "SHELL");
+	assert_string_equal(words_of("(sleep 1)"), "SHELL");
+	assert_string_equal(words_of("echo `date`"), "SHELL");
+	assert_string_equal(words_of("echo {a,b}"), "SHELL");
+	assert_string_equal(words_of("sleep 1 # comment"), "SHELL");
+	assert_string_equal(words_of("! false"), "SHELL");
+	assert_string_equal(words_of("sleep\t600"), "SHELL");
+	assert_string_equal(words_of("sleep 600\n"), "SHELL");
+	assert_string_equal(words_of("sleep 1\nsleep 2"), "SHELL");
+	assert_string_equal(words_of("caf\xc3\xa9 1"), "SHELL");
+	/* empty */
+	assert_string_equal(words_of(""), "SHELL");
+	assert_string_equal(words_of("   "), "SHELL");
+	assert_string_equal(words_of("exec"), "SHELL");
+	/* builtins and reserved words run in the shell, not as programs */
+	assert_string_equal(words_of("exit 3"), "SHELL");
+	assert_string_equal(words_of("echo hello"), "SHELL");
+	assert_string_equal(words_of("true"), "SHELL");
+	assert_string_equal(words_of("cd /tmp"), "SHELL");
+	assert_string_equal(words_of(". ./env.sh"), "SHELL");
+	assert_string_equal(words_of(": nothing"), "SHELL");
+	assert_string_equal(words_of("export A=1"), "SHELL");
+	assert_string_equal(words_of("ulimit -n 100"), "SHELL");
+	assert_string_equal(words_of("wait"), "SHELL");
+	assert_string_equal(words_of("if"), "SHELL");
+	assert_string_equal(words_of("while"), "SHELL");
+	/* assignments and exec's options */
+	assert_string_equal(words_of("FOO=bar sleep 1"), "SHELL");
+	assert_string_equal(words_of("A=1"), "SHELL");
+	assert_string_equal(words_of("exec -a name sleep 1"), "SHELL");
+	assert_string_equal(words_of("exec -- sleep 1"), "SHELL");
+	/* '=' in a later word is an argument */
+	assert_string_equal(words_of("env A=1 B=2 prog"), "env|A=1|B=2|prog");
+	assert_string_equal(words_of("exec A=1"), "A=1");
+}
+
+static void test_find_program(void **state)
+{
+	struct ctx *c = *state;
+	struct strbuf out = STRBUF_INIT;
+	char path[256], cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && mkdir -p b1 b2 rel && touch b1/tool && chmod 644 b1/tool && "
+		 "printf '#!/bin/sh\\n' > b2/tool && chmod 755 b2/tool && cp b2/tool rel/own && "
+		 "mkdir b1/dir",
+		 c->work);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/b1:%s/b2", c->work, c->work);
+	/* the first executable one, past a non-executable one */
+	assert_int_equal(spawn_find_program("tool", path, AT_FDCWD, &out), 0);
+	snprintf(cmd, sizeof(cmd), "%s/b2/tool", c->work);
+	assert_string_equal(out.buf, cmd);
+	/* found but not executable; a directory is not a program */
+	strbuf_reset(&out);
+	snprintf(path, sizeof(path), "/nonexistent:%s/b1", c->work);
+	assert_int_equal(spawn_find_program("tool", path, AT_FDCWD, &out), -EACCES);
+	assert_int_equal(spawn_find_program("dir", path, AT_FDCWD, &out), -EACCES);
+	assert_int_equal(spawn_find_program("nope", path, AT_FDCWD, &out), -ENOENT);
+	assert_int_equal(spawn_find_program("", path, AT_FDCWD, &out), -ENOENT);
+	/* relative entries count from the given directory */
+	{
+		int dfd = open(c->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		assert_true(dfd >= 0);
+		assert_int_equal(spawn_find_program("own", "/nonexistent:rel", dfd, &out), 0);
+		assert_string_equal(out.buf, "rel/own");
+		strbuf_reset(&out);
+		close(dfd);
+	}
+	/* with a '/': as is */
+	assert_int_equal(spawn_find_program("./x/y", "", AT_FDCWD, &out), 0);
+	assert_string_equal(out.buf, "./x/y");
+	strbuf_release(&out);
+}
+
+/* /proc/<pid>/exe of the task: which program the task's pid runs */
+static const char *task_exe(struct task *t)
+{
+	static char buf[256];
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/exe", (long)task_pid(t));
+	n = readlink(path, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static void test_direct_spawn(void **state)
+{
+	struct ctx *c = *state;
+	struct task_config cfg = {.id = "direct.1", .cmd = "exec sleep 30", .kill_grace_seconds = 2};
+	struct task *t = start(c, &cfg);
+	char sleep_path[256];
+
+	/* RUNNING before task_start returned: posix_spawn came back after the exec */
+	assert_int_equal(c->nseen, 2);
+	assert_int_equal(c->seen[0], TASK_STARTING);
+	assert_int_equal(c->seen[1], TASK_RUNNING);
+	/* the task's pid is the program itself, leading its own session and group */
+	assert_non_null(realpath("/bin/sleep", sleep_path));
+	assert_string_equal(task_exe(t), sleep_path);
+	assert_int_equal(getpgid(task_pid(t)), task_pid(t));
+	assert_int_equal(getsid(task_pid(t)), task_pid(t));
+	task_kill(t, 0);
+	assert_true(run_until(c, t, NULL, 4000));
+	assert_int_equal(task_state(t), TASK_KILLED);
+	assert_int_equal(c->term_signal, SIGTERM);
+	task_free(t);
+
+	/* the launcher path for the same command: STARTING only, RUNNING later */
+	c->rt.launcher_only = true;
+	c->nseen = 0;
+	cfg.id = "direct.2";
+	t = start(c, &cfg);
+	assert_int_equal(c->nseen, 1);
+	assert_true(run_until(c, t, NULL, 4000) || task_state(t) == TASK_RUNNING);
+	assert_int_equal(task_state(t), TASK_RUNNING);
+	task_kill(t, 0);
+	assert_true(run_until(c, t, NULL, 4000));
+	task_free(t);
+}
+
+static void test_direct_files(void **state)
+{
+	struct ctx *c = *state;
+	const char *const args[] = {"/bin/sh", "-c", "echo out; echo err >&2; pwd; cat; exit 4"};
+	struct task_config cfg = {.id = "direct.3", .args = args, .nargs = 3};
+	struct task *t = start(c, &cfg);
+	char want[256];
+
+	assert_int_equal(c->nseen, 2); /* direct: RUNNING already */
+	assert_true(run_until(c, t, NULL, 4000));
+	assert_int_equal(task_state(t), TASK_FAILED);
+	assert_string_equal(c->msg, "command exited with status 4");
+	/* stdout and stderr in the sandbox, the sandbox the working directory, stdin empty */
+	snprintf(want, sizeof(want), "out\n%s\n", task_sandbox(t));
+	assert_string_equal(read_sandbox_file(t, "stdout"), want);
+	assert_string_equal(read_sandbox_file(t, "stderr"), "err\n");
+	task_free(t);
+
+	/* a simple cmd, PATH searched, arguments as given; files appended to */
+	c->nseen = 0;
+	cfg = (struct task_config){.id = "direct.3", .cmd = "ls -d . nonexistent-file"};
+	t = start(c, &cfg);
+	assert_int_equal(c->nseen, 2);
+	assert_true(run_until(c, t, NULL, 4000));
+	assert_int_equal(task_state(t), TASK_FAILED);
+	snprintf(want, sizeof(want), "out\n%s\n.\n", task_sandbox(t));
+	assert_string_equal(read_sandbox_file(t, "stdout"), want);
+	assert_non_null(strstr(read_sandbox_file(t, "stderr"), "err\nls: "));
+	task_free(t);
+
+	/* an fd of the agent's without close-on-exec does not reach the task */
+	{
+		int leak = open("/dev/null", O_RDONLY);
+		char script[128];
+		const char *const args2[] = {"/bin/sh", "-c", script};
+
+		assert_true(leak > 2);
+		snprintf(script, sizeof(script),
+			 "if [ -e /proc/$$/fd/%d ]; then echo leaked; else echo closed; fi", leak);
+		c->nseen = 0;
+		cfg = (struct task_config){.id = "direct.3b", .args = args2, .nargs = 3};
+		t = start(c, &cfg);
+		assert_int_equal(c->nseen, 2);
+		assert_true(run_until(c, t, NULL, 4000));
+		assert_string_equal(read_sandbox_file(t, "stdout"), "closed\n");
+		task_free(t);
+		close(leak);
+	}
+}
+
+static void test_direct_environment(void **state)
+{
+	struct ctx *c = *state;
+	char path_var[200], cmd[512];
+	const char *env[] = {"FOO=bar baz", "MESOS_TASK_ID=direct.4", path_var};
+	struct task_config cfg = {.id = "direct.4", .cmd = "exec hello world", .env = env,
+				  .nenv = 3};
+	struct task *t;
+	char *out, want[256];
+
+	/* a program found through the task's PATH, not the agent's */
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/bin && printf '#!/bin/sh\\necho \"$1\"; env\\n' > %s/bin/hello && "
+		 "chmod 755 %s/bin/hello",
+		 c->work, c->work, c->work);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path_var, sizeof(path_var), "PATH=/nonexistent:%s/bin:/usr/bin:/bin", c->work);
+	setenv("PACER_TEST_AGENT_ONLY", "1", 1);
+	t = start(c, &cfg);
+	assert_int_equal(c->nseen, 2);
+	assert_true(run_until(c, t, NULL, 4000));
+	assert_int_equal(task_state(t), TASK_FINISHED);
+	out = read_sandbox_file(t, "stdout");
+	assert_true(!strncmp(out, "world\n", 6));
+	assert_non_null(strstr(out, "\nFOO=bar baz\n"));
+	assert_non_null(strstr(out, "\nMESOS_TASK_ID=direct.4\n"));
+	snprintf(want, sizeof(want), "\n%s\n", path_var);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "\nPWD=%s\n", task_sandbox(t));
+	assert_non_null(strstr(out, want));
+	/* nothing of the agent's own environment */
+	assert_null(strstr(out, "PACER_TEST_AGENT_ONLY"));
+	task_free(t);
+
+	/* no PATH in the task's environment: the launcher's default */
+	c->nseen = 0;
+	cfg = (struct task_config){.id = "direct.5", .cmd = "env", .env = env, .nenv = 2};
+	t = start(c, &cfg);
+	assert_int_equal(c->nseen, 2);
+	assert_true(run_until(c, t, NULL, 4000));
+	assert_int_equal(task_state(t), TASK_FINISHED);
+	assert_non_null(strstr(read_sandbox_file(t, "stdout"), "\nPATH=" LAUNCH_DEFAULT_PATH "\n"));
+	task_free(t);
+	unsetenv("PACER_TEST_AGENT_ONLY");
+}
+
+static void test_direct_kill_group(void **state)
+{
+	struct ctx *c = *state;
+	const char *const args[] = {
+		"/bin/sh", "-c", "trap '' TERM; sleep 100 & echo $! > child.pid; touch ready; wait"};
+	struct task_config cfg = {.id = "direct.6", .args = args, .nargs = 3,
+				  .kill_grace_seconds = 0.3};
+	struct task *t = start(c, &cfg);
+	pid_t grandchild;
+
+	assert_int_equal(c->nseen, 2);
+	assert_true(run_until(c, t, ready_file, 4000));
+	grandchild = (pid_t)atol(read_sandbox_file(t, "child.pid"));
+	assert_true(grandchild > 0);
+	assert_int_equal(getpgid(grandchild), task_pid(t));
+	task_kill(t, 0);
+	assert_true(run_until(c, t, NULL, 4000));
+	assert_int_equal(task_state(t), TASK_KILLED);
+	assert_int_equal(c->term_signal, SIGKILL);
+	task_free(t);
+	for (int i = 0; i < 200 && !proc_gone(grandchild); i++)
+		usleep(10000);
+	assert_true(proc_gone(grandchild));
+}
+
+static void test_direct_exec_failures(void **state)
+{
+	struct ctx *c = *state;
+	const char *const args[] = {"no-such-program-pacer-xyz", "x"};
+	char sandbox[128], cmd[512];
+	struct task_config cfg = {.id = "direct.7", .args = args, .nargs = 2};
+	struct task *t = start(c, &cfg);
+
+	/* args: as the launcher reports it, straight from STAGING */
+	assert_int_equal(task_state(t), TASK_FAILED);
+	assert_int_equal(c->nseen, 1);
+	assert_string_equal(c->msg,
+			    "cannot exec 'no-such-program-pacer-xyz': No such file or directory");
+	assert_true(c->exit_known);
+	assert_int_equal(c->exit_code, LAUNCHER_EXIT_CODE);
+	assert_non_null(strstr(read_sandbox_file(t, "stderr"), c->msg));
+	task_free(t);
+
+	/* cmd: what the shell gives, 127 for not found, 126 for not executable */
+	c->nseen = 0;
+	cfg = (struct task_config){.id = "direct.8", .cmd = "exec no-such-program-pacer-xyz 1"};
+	t = start(c, &cfg);
+	assert_int_equal(task_state(t), TASK_FAILED);
+	assert_string_equal(c->msg, "cannot exec 'no-such-program-pacer-xyz': command not found");
+	assert_int_equal(c->exit_code, 127);
+	assert_non_null(strstr(read_sandbox_file(t, "stderr"), "command not found"));
+	task_free(t);
+
+	snprintf(sandbox, sizeof(sandbox), "%s/given", c->work);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir %s && cd %s && echo data > data.txt && printf 'echo from script\\n' > "
+		 "script && chmod 755 script",
+		 sandbox, sandbox);
+	assert_int_equal(system(cmd), 0);
+	c->nseen = 0;
+	cfg = (struct task_config){.id = "direct.9", .cmd = "./data.txt", .sandbox = sandbox};
+	t = start(c, &cfg);
+	assert_int_equal(task_state(t), TASK_FAILED);
+	assert_string_equal(c->msg, "cannot exec './data.txt': Permission denied");
+	assert_int_equal(c->exit_code, 126);
+	task_free(t);
+
+	/* no #!: not an exec failure, the shell runs it (through the launcher) */
+	c->nseen = 0;
+	cfg = (struct task_config){.id = "direct.10", .cmd = "./script", .sandbox = sandbox};
+	t = start(c, &cfg);
+	assert_int_equal(c->nseen, 1); /* STARTING: the launcher path */
+	assert_true(run_until(c, t, NULL, 4000));
+	assert_int_equal(task_state(t), TASK_FINISHED);
+	assert_string_equal(read_sandbox_file(t, "stdout"), "from script\n");
+	task_free(t);
+}
+
+/* The path of pid's cgroup in the hierarchy with this controller (v1), or the v2 one. */
+static bool proc_cgroup_has(pid_t pid, const char *want_path_suffix)
+{
+	char path[64], line[1024];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cgroup", (long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ':');
+
+		p = p ? strchr(p + 1, ':') : NULL;
+		if (!p)
+			continue;
+		p++;
+		p[strcspn(p, "\n")] = '\0';
+		/* the cgroup's directory ends with the path the kernel shows */
+		found = *p && strlen(want_path_suffix) >= strlen(p) &&
+			!strcmp(want_path_suffix + strlen(want_path_suffix) - strlen(p), p);
+	}
+	fclose(f);
+	return found;
+}
+
+static void test_direct_cgroup(void **state)
+{
+	struct ctx *c = *state;
+	struct strbuf why = STRBUF_INIT;
+	struct task_config cfg = {
+		.id = "direct.11",
+		.cmd = "exec sleep 30",
+		.use_cgroup = true,
+		.limits = {.mem_bytes = 64 << 20, .cpus = 0.25},
+		.kill_grace_seconds = 1,
+	};
+	char parent[64], *paths[CGROUP_NCTL] = {0};
+	const struct cgroup *cg;
+	struct cgroup_limits got;
+	struct task *t;
+	int n = 0;
+
+	snprintf(parent, sizeof(parent), "pacer-test-%ld", (long)getpid());
+	if (cgroup_sys_detect(&c->cs, parent, &why)) {
+		print_message("skipped: no cgroups: %s\n", why.buf);
+		strbuf_release(&why);
+		skip();
+	}
+	c->rt.cgroups = &c->cs;
+	t = start(c, &cfg);
+	cg = task_cgroup(t);
+	if (!cg) {
+		print_message("skipped: cgroups not usable here: %s\n", task_cgroup_problem(t));
+		task_kill(t, 0);
+		run_until(c, t, NULL, 4000);
+		task_free(t);
+		for (int i = 0; i < CGROUP_NCTL; i++)
+			if (c->cs.parent[i])
+				rmdir(c->cs.parent[i]);
+		strbuf_release(&why);
+		skip();
+	}
+	/* direct: running, and already in its cgroup, when task_start returned */
+	assert_int_equal(c->nseen, 2);
+	assert_int_equal(task_state(t), TASK_RUNNING);
+	for (int i = 0; i < CGROUP_NCTL; i++) {
+		if (!cg->path[i])
+			continue;
+		if (!proc_cgroup_has(task_pid(t), cg->path[i]))
+			fail_msg("pid %ld is not in '%s'", (long)task_pid(t), cg->path[i]);
+		paths[i] = strdup(cg->path[i]);
+		n++;
+	}
+	assert_true(n > 0);
+	assert_int_equal(cgroup_count_procs(cg) > 0, 1);
+	assert_int_equal(cgroup_read_limits(cg, &got), 0);
+	assert_int_equal(got.mem_bytes, 64 << 20);
+	print_message("%s: pid %ld found in %d task cgroup(s) through /proc/%ld/cgroup\n",
+		      cgroup_version_name(cg->version), (long)task_pid(t), n, (long)task_pid(t));
+
+	task_kill(t, 0);
+	assert_true(run_until(c, t, NULL, 4000));
+	assert_int_equal(task_state(t), TASK_KILLED);
+	for (int i = 0; i < CGROUP_NCTL; i++) {
+		if (paths[i]) {
+			assert_int_equal(access(paths[i], F_OK), -1);
+			free(paths[i]);
+		}
+	}
+	task_free(t);
+	for (int i = 0; i < CGROUP_NCTL; i++)
+		if (c->cs.parent[i])
+			rmdir(c->cs.parent[i]);
+	strbuf_release(&why);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -585,6 +1052,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cgroup_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reattach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_before_start, setup, teardown),
+		cmocka_unit_test(test_cmd_words),
+		cmocka_unit_test_setup_teardown(test_find_program, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_spawn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_environment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_kill_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_exec_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_cgroup, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
