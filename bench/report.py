@@ -46,6 +46,47 @@ def api_section(r):
     return "\n".join(lines)
 
 
+SCALE = [("wall", "wall: 3,000 apps x 4 instances (Marathon's wall)"),
+         ("x10", "x10: 10,000 apps x 10 instances on 1,000 simulated agents"),
+         ("metrics", "metrics: scraping /metrics/prometheus every second during x10"),
+         ("restart", "restart: kill -9 of the server at x10 steady state"),
+         ("deployers", "deployers: 600 clients each changing their own app"),
+         ("apps1m", "apps1m: 1,000,000 apps of one instance"),
+         ("c2m", "c2m: 2,000,000 tasks on 100,000 agents"),
+         ("simcost", "simcost: what a simulated agent costs (20,000 agents, 16 connections)")]
+
+
+def scale_sections():
+    """Issue #7's scenarios (bench/scale.py), each figure beside its goal."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("scale", os.path.join(ROOT, "bench", "scale.py"))
+    scale = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scale)
+    out = []
+    for name, title in SCALE:
+        r = load(f"scale_{name}.json")
+        if not r:
+            continue
+        m = r["machine"]
+        out += [f"### {title}", "",
+                f"Run {r['when']} on {m['cpu']}, {m['cores']} cores, {m['mem_mib']} MiB "
+                f"(server, simulator and load generator share the cores).", "",
+                "| figure | result | goal |", "|---|---|---|"]
+        for label, (text, key, val) in scale.flat_figures(name, r):
+            out.append(f"| {label} | {text} | {scale.goal_text(key, val)} |")
+        srv = r.get("server")
+        if srv and srv.get("threads_series"):
+            series = " ".join(f"{t:.0f}s:{n}" for t, n in srv["threads_series"][:20])
+            out.append(f"| server threads over time | {series} | constant |")
+        out.append("")
+    if out:
+        out = ["## Scale (issue #7): simulated agents", "",
+               "Reproduce with `bench/run wall` (or `x10`, which also measures `metrics` and `restart`; "
+               "`deployers`, `apps1m`, `c2m`; `bench/run scale` runs them all). The agents are "
+               "`pacer sim` processes speaking the agent protocol over multiplexed connections.", ""] + out
+    return "\n".join(out)
+
+
 def main():
     parts = [
         "# Benchmarks",
@@ -63,6 +104,22 @@ def main():
     store = load("store.txt")
     if store:
         parts += ["## Store alone (LMDB, group commit)", "", "```", store.strip(), "```", ""]
+    ev = load("events.json")
+    if ev:
+        parts += ["## Events (issue #6)", "",
+                  f"{ev['subscribers_filtered']} SSE subscribers filtered by app id and "
+                  f"{ev['subscribers_unfiltered']} unfiltered; {ev['changes']} app changes "
+                  f"({ev['changes_per_s']:.0f}/s, each committed, then one event), "
+                  f"{ev['deliveries']} deliveries ({ev['deliveries_per_s']}/s). Lag: commit to "
+                  "arrival, millisecond clock (`bench/events_bench.py`).", "",
+                  "| figure | result | goal |", "|---|---|---|",
+                  f"| lag p50 / p99 / max | {ev['lag_ms_p50']} / **{ev['lag_ms_p99']}** / "
+                  f"{ev['lag_ms_max']} ms | p99 < 25 ms |",
+                  f"| server CPU per delivery | {ev['server_cpu_us_per_delivery']} us | |",
+                  f"| largest event | {ev['largest_event_bytes']} bytes | < 4096 |", ""]
+    sc = scale_sections()
+    if sc:
+        parts.append(sc)
     with open(DOC, "w") as f:
         f.write("\n".join(parts))
     print(f"wrote {DOC}")

@@ -11,6 +11,7 @@
 
 #include "api/api_int.h"
 #include "base/error.h"
+#include "cluster/cluster.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/timeutil.h"
@@ -190,6 +191,7 @@ int api_start(struct api **out, uv_loop_t *loop, const struct api_config *cfg,
 	api->store = store;
 	api->apps = apps;
 	api->cluster = cluster;
+	api->events = cluster ? cluster_event_bus(cluster) : NULL;
 	api->started_ms = time_now_ms();
 	api_new_deployment_id(api->framework_id);
 	metrics_init(&api->metrics);
@@ -197,6 +199,7 @@ int api_start(struct api **out, uv_loop_t *loop, const struct api_config *cfg,
 	api_misc_register(api);
 	api_apps_register(api);
 	api_cluster_register(api);
+	api_events_register(api);
 	api_ports_init(api);
 	err = httpd_start(&api->httpd, loop, &hc, dispatch, api);
 	if (err) {
@@ -222,6 +225,8 @@ void api_stop(struct api *api)
 		http_blob_unref(api->apps_cache);
 	api_ports_release(api);
 	router_free(api->router);
+	if (api->ev_notes.buf)
+		strbuf_release(&api->ev_notes);
 	free(api);
 }
 

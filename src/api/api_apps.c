@@ -35,6 +35,7 @@ struct apps_op {
 	struct http_request *req;
 	int status;
 	struct strbuf body;
+	struct strbuf events;      /* apps changed, for events (api_events_take) */
 };
 
 /* ---- service ports ---- */
@@ -168,9 +169,12 @@ static void op_committed(void *arg, int status, int64_t version)
 		api_respond_error(op->api, op->req, pacer_err_http_status(status) >= 500 ? 503 : 500,
 				  "cannot store the change: %s", pacer_strerror(status));
 	else
+		api_events_committed(op->api, op->req, &op->events, version);
+	if (!status)
 		api_respond(op->api, op->req, op->status, &op->body);
 	if (!status)
 		cluster_apps_changed(op->api->cluster);
+	strbuf_release(&op->events);
 	strbuf_release(&op->body);
 	free(op);
 }
@@ -187,9 +191,11 @@ void api_commit_and_answer(struct api *api, struct http_request *req, struct app
 	op->status = status;
 	op->body = *body;
 	strbuf_init(body, 0);
+	api_events_take(api, t, &op->events);
 	err = apps_txn_commit(t, op_committed, op);
 	if (err) {
 		api_respond_error(api, req, 503, "cannot store the change: %s", pacer_strerror(err));
+		strbuf_release(&op->events);
 		strbuf_release(&op->body);
 		free(op);
 	}
@@ -322,6 +328,7 @@ static void txn_put_def(struct api *api, struct apps_txn *t, struct app_def *def
 		ports_mark(api, old->def, 0);
 	ports_mark(api, def, 1);
 	app_def_assign_ports(def, port_alloc, api);
+	api_events_note(api, t, def->id, 0);
 	apps_txn_put(t, def);
 }
 
@@ -662,6 +669,7 @@ static void delete_app(struct api *api, struct http_request *req, const char *id
 	ports_mark(api, app->def, 0);
 	api_new_deployment_id(dep);
 	t = apps_txn_begin(api->apps);
+	api_events_note(api, t, id, 1);
 	apps_txn_delete(t, id);
 	api_deployment_result(&b, dep, apps_txn_version(t));
 	http_response_header(req, "Marathon-Deployment-Id", dep);
@@ -689,7 +697,8 @@ static void restart_app(struct api *api, struct http_request *req, const char *i
 	}
 	api_new_deployment_id(dep);
 	t = apps_txn_begin(api->apps);
-	apps_txn_put(t, def);
+	api_events_note(api, t, id, 0);
+	apps_txn_restart(t, def);
 	api_deployment_result(&b, dep, apps_txn_version(t));
 	http_response_header(req, "Marathon-Deployment-Id", dep);
 	api_commit_and_answer(api, req, t, 200, &b);

@@ -22,6 +22,9 @@ struct api {
 	struct store *store;
 	struct apps *apps;
 	struct cluster *cluster;
+	struct event_bus *events;  /* the cluster's (cluster_event_bus), or NULL */
+	struct strbuf ev_notes;    /* apps the transaction being built changes (api_events.c) */
+	int64_t ev_notes_version;  /* ... and its version */
 	struct httpd *httpd;
 	struct router *router;
 	struct metrics metrics;
@@ -82,6 +85,18 @@ void api_app_tasks_kill(struct api *api, struct http_request *req, const char *i
 void api_apps_register(struct api *api);
 void api_cluster_register(struct api *api);
 void api_misc_register(struct api *api);
+void api_events_register(struct api *api);
+/*
+ * Events of app changes (api_events.c): api_events_note records that the
+ * transaction t puts (deleted 0) or deletes app id; api_events_take moves
+ * t's notes into out before the commit; api_events_committed publishes
+ * api_post_event / app_terminated_event for them once durable.
+ */
+struct apps_txn;
+void api_events_note(struct api *api, struct apps_txn *t, const char *id, int deleted);
+void api_events_take(struct api *api, struct apps_txn *t, struct strbuf *out);
+void api_events_committed(struct api *api, struct http_request *req, const struct strbuf *notes,
+			  int64_t version);
 /* Keeps the service port bitmap in step with the apps: call after loading. */
 void api_ports_init(struct api *api);
 void api_ports_release(struct api *api);

@@ -8,6 +8,7 @@
 
 #include "api/api_int.h"
 #include "base/timeutil.h"
+#include "events/bus.h"
 
 static void get_ping(struct api *api, struct http_request *req, const char *rest)
 {
@@ -145,6 +146,8 @@ static void get_metrics_prometheus(struct api *api, struct http_request *req, co
 		    (unsigned long long)hs.connections_total,
 		    (unsigned long long)hs.rejected_body_too_large,
 		    (double)(time_now_ms() - api->started_ms) / 1000.0);
+	if (api->events)
+		event_bus_prometheus(api->events, &b);
 	api_respond_text(api, req, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 

@@ -55,6 +55,12 @@ static const struct opt server_opts_table[] = {
 	 OFF(cluster.agent_timeout_s)},
 	{"unknown-task-grace", OPT_UINT, "SECONDS", "tasks an agent runs that the server does not know are killed after this (default 60)",
 	 OFF(cluster.unknown_task_grace_s)},
+	{"event-ring-size", OPT_SIZE, "N", "events kept for clients resuming with Last-Event-ID (default 10000)",
+	 OFF(events.ring_size)},
+	{"event-subscriber-buffer", OPT_SIZE, "BYTES", "how far an event stream client may fall behind before it is cut off (default 1048576)",
+	 OFF(events.subscriber_buffer)},
+	{"event-keepalive", OPT_UINT, "SECONDS", "idle event streams get a comment line this often (default 5)",
+	 OFF(events.keepalive_s)},
 	{"log-level", OPT_STR, "LEVEL", "debug, info, warn or error (default info)", OFF(log_level)},
 };
 #define NOPTS (sizeof(server_opts_table) / sizeof(server_opts_table[0]))
@@ -132,6 +138,10 @@ void server_options_defaults(struct server_options *o)
 	o->cluster.agent_timeout_s = 15;
 	o->cluster.unknown_task_grace_s = 60;
 	o->cluster.heartbeat_interval_ms = 1000;
+	o->events.ring_size = EVENT_BUS_DEFAULT_RING;
+	o->events.subscriber_buffer = EVENT_BUS_DEFAULT_BUFFER;
+	o->events.keepalive_s = EVENT_BUS_DEFAULT_KEEPALIVE_S;
+	o->events.callback_queue = EVENT_BUS_DEFAULT_CALLBACK_QUEUE;
 }
 
 int server_parse_args(int argc, char **argv, struct server_options *o)
@@ -176,7 +186,8 @@ int server_parse_args(int argc, char **argv, struct server_options *o)
 		return -1;
 	}
 	if (!o->api.max_json_depth || !o->api.max_body_bytes || !o->api.max_connections ||
-	    !o->api.max_versions || !o->api.max_header_bytes) {
+	    !o->api.max_versions || !o->api.max_header_bytes || !o->events.ring_size ||
+	    !o->events.subscriber_buffer || !o->events.keepalive_s) {
 		fprintf(stderr, "pacer: limits must be greater than 0\n");
 		return -1;
 	}
@@ -201,12 +212,19 @@ int server_open(struct server *s, uv_loop_t *loop, const struct server_options *
 			pacer_strerror(err));
 		goto fail_store;
 	}
+	err = event_bus_new(&s->events, loop, s->store, &o->events);
+	if (err) {
+		fprintf(stderr, "pacer: cannot start the event bus on '%s': %s\n", o->store,
+			pacer_strerror(err));
+		goto fail_apps;
+	}
 	err = cluster_init(&s->cluster, loop, s->store, &s->apps, &o->cluster);
 	if (err) {
 		fprintf(stderr, "pacer: cannot load the cluster from '%s': %s\n", o->store,
 			pacer_strerror(err));
-		goto fail_apps;
+		goto fail_events;
 	}
+	cluster_set_event_bus(s->cluster, s->events);
 	err = api_start(&s->api, loop, &o->api, s->store, &s->apps, s->cluster);
 	if (err) {
 		fprintf(stderr, "pacer: cannot serve on '%s': %s\n", o->api.listen,
@@ -221,6 +239,9 @@ fail_cluster:
 	store_close(s->store);
 	s->store = NULL;
 	cluster_free(s->cluster);
+fail_events:
+	event_bus_free(s->events);
+	s->events = NULL;
 fail_apps:
 	apps_release(&s->apps);
 fail_store:
@@ -246,6 +267,9 @@ void server_close(struct server *s)
 	s->store = NULL;
 	cluster_free(s->cluster);
 	s->cluster = NULL;
+	/* ends the event streams properly, before the server closes connections */
+	event_bus_free(s->events);
+	s->events = NULL;
 	api_stop(s->api);
 	s->api = NULL;
 }

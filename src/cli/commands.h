@@ -15,6 +15,8 @@ int cmd_agent(int argc, char **argv);
  */
 char *agent_full_resources(const char *given, const char *work_dir);
 
+/* `pacer sim` (src/cli/cmd_sim.c): simulated agents until SIGTERM, SIGINT or --duration. */
+int cmd_sim(int argc, char **argv);
 /* `pacer server` (src/cli/cmd_server.c). */
 int cmd_server(int argc, char **argv);
 /* `pacer dev` (src/cli/cmd_dev.c): the server and one agent in one process. */

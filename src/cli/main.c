@@ -13,6 +13,7 @@ static void usage(FILE *f)
 		   "  dev       server and one agent in one process: the single-machine mode\n"
 		   "  server    the API server on an embedded store (pacer server --help)\n"
 		   "  agent     a node agent that runs tasks for a server (pacer agent --help)\n"
+		   "  sim       simulated agents for scale tests (pacer sim --help)\n"
 		   "  version   print the version\n");
 }
 
@@ -31,6 +32,8 @@ int main(int argc, char **argv)
 		return cmd_agent(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "dev"))
 		return cmd_dev(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "sim"))
+		return cmd_sim(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("pacer %s\n", PACER_VERSION);
 		return 0;

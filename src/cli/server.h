@@ -10,12 +10,14 @@
 
 #include "api/api.h"
 #include "cluster/cluster.h"
+#include "events/bus.h"
 #include "state/apps.h"
 #include "store/store.h"
 
 struct server_options {
 	struct api_config api;
 	struct cluster_config cluster;
+	struct event_bus_config events;
 	const char *store;
 	const char *log_level;
 };
@@ -32,6 +34,7 @@ struct server {
 	struct store *store;
 	struct apps apps;
 	struct cluster *cluster;
+	struct event_bus *events;
 	struct api *api;
 };
 

@@ -380,6 +380,7 @@ void cluster_register(struct cluster *c, const json_t *body, struct cluster_answ
 				if (!in->started_at && in->state == INST_RUNNING)
 					in->started_at = time_now_ms();
 				inst_persist(c, in);
+				inst_emit(c, in, "reconciled: the agent runs this task");
 			}
 			if (in->kill_sent)
 				agent_send_kill(c, in, 3); /* it was to die: say so again */
@@ -592,6 +593,7 @@ static void apply_update(struct cluster *c, struct agent *a, const json_t *u)
 		in->started_at = time_now_ms();
 	if (s == INST_RUNNING)
 		inst_persist(c, in);
+	inst_emit(c, in, msg);
 }
 
 void cluster_updates(struct cluster *c, const char *agent_id, const json_t *body,
@@ -696,6 +698,7 @@ void agents_tick(struct cluster *c, uint64_t now_ms)
 					in->state = INST_UNREACHABLE;
 					in->unreachable_since = time_now_ms();
 					c->generation++;
+					inst_emit(c, in, "the agent is unreachable");
 				}
 			}
 			scale_schedule(c);

@@ -164,6 +164,16 @@ void cluster_free(struct cluster *c)
 	free(c);
 }
 
+void cluster_set_event_bus(struct cluster *c, struct event_bus *bus)
+{
+	c->events = bus;
+}
+
+struct event_bus *cluster_event_bus(const struct cluster *c)
+{
+	return c->events;
+}
+
 uint64_t cluster_generation(const struct cluster *c)
 {
 	return c ? c->generation : 0;

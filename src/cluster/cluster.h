@@ -59,6 +59,14 @@ int cluster_init(struct cluster **out, uv_loop_t *loop, struct store *store, str
 /* Closes command streams and timers and frees everything. */
 void cluster_free(struct cluster *c);
 
+/*
+ * Publishes status_update_event and instance_changed_event on bus for every
+ * change of an instance's state from now on (NULL: none). bus must outlive c.
+ */
+struct event_bus;
+void cluster_set_event_bus(struct cluster *c, struct event_bus *bus);
+struct event_bus *cluster_event_bus(const struct cluster *c);
+
 /* Changes with every visible change of instances (for response caches). */
 uint64_t cluster_generation(const struct cluster *c);
 

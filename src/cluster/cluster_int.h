@@ -96,7 +96,10 @@ struct cluster {
 	uv_timer_t tick_timer;      /* once a second: timeouts, backoff, unknown tasks */
 	int closing;
 	uint64_t generation;        /* bumped by every visible change of instances */
+	struct event_bus *events;   /* task events go here (NULL: none) */
 	struct agent_mux *muxes;    /* open shared command streams */
+	size_t scan_pos;            /* where a scale check that ran out of launches stopped */
+	uint64_t check_cost_ms;     /* how long the last scale check took */
 };
 
 /* instances.c */
@@ -109,6 +112,8 @@ void inst_json(const struct cluster *c, const struct inst *in, struct strbuf *ou
 int inst_load_all(struct cluster *c);
 int inst_is_terminal(enum inst_state s);
 void inst_service_ports(const struct cluster *c, const char *app_id, struct strbuf *out);
+/* Publishes the instance's current state as status_update_event and instance_changed_event. */
+void inst_emit(struct cluster *c, const struct inst *in, const char *message);
 
 /* agents.c */
 void agent_send(struct cluster *c, struct agent *a, const char *line, size_t len);

@@ -67,6 +67,7 @@ struct http_request {
 	const char *path;        /* MHD's, percent-decoded, valid until completion */
 	uint64_t start_ns;
 	unsigned tag;            /* the owner's, for metrics */
+	char peer[48];           /* filled on first use */
 	struct strbuf body;
 	bool _body_too_large;
 	struct http_header *_headers; /* response headers, owned */
@@ -241,6 +242,24 @@ const char *http_request_body(const struct http_request *r, size_t *len)
 	if (len)
 		*len = r->body.len;
 	return r->body.buf;
+}
+
+const char *http_request_peer(struct http_request *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	if (r->peer[0])
+		return r->peer;
+	ci = MHD_get_connection_info(r->_conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	sa = ci ? ci->client_addr : NULL;
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->peer,
+			  sizeof(r->peer));
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->peer,
+			  sizeof(r->peer));
+	return r->peer;
 }
 
 uint64_t http_request_start_ns(const struct http_request *r)

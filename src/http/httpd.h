@@ -123,6 +123,8 @@ size_t http_request_query_each(const struct http_request *r, const char *name, h
 const char *http_request_header(const struct http_request *r, const char *name);
 /* The body, NUL-terminated (len excludes the NUL); "" when there is none. */
 const char *http_request_body(const struct http_request *r, size_t *len);
+/* The client's address as text ("127.0.0.1", "::1"), or "" when unknown. */
+const char *http_request_peer(struct http_request *r);
 /* Monotonic time (ns) when the request's headers were complete. */
 uint64_t http_request_start_ns(const struct http_request *r);
 

@@ -20,12 +20,14 @@ struct group_count {
 struct txn_op {
 	char *id;
 	struct app_def *def; /* NULL: delete */
+	int restart;         /* a configuration change whatever def says */
 };
 
 struct apps_txn {
 	struct apps *a;
 	struct txn_op *ops;
 	size_t n, alloc;
+	struct hashmap by_id;       /* id -> index + 1 into ops, once a batch is large */
 	int64_t version;
 	apps_txn_cb *cb;
 	void *arg;
@@ -381,24 +383,52 @@ int64_t apps_txn_version(const struct apps_txn *t)
 	return t->version;
 }
 
+/* Small transactions scan; a batch of thousands (PUT /v2/apps [...]) looks up by id. */
+#define TXN_SCAN_MAX 16
+
 static struct txn_op *txn_slot(struct apps_txn *t, const char *id)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		if (!strcmp(t->ops[i].id, id)) {
-			app_def_free(t->ops[i].def);
-			t->ops[i].def = NULL;
-			return &t->ops[i];
+	size_t found = SIZE_MAX;
+
+	if (t->n > TXN_SCAN_MAX) {
+		if (!t->by_id.cap) {
+			hashmap_init(&t->by_id);
+			for (size_t i = 0; i < t->n; i++)
+				hashmap_put(&t->by_id, t->ops[i].id, (void *)(uintptr_t)(i + 1));
 		}
+		found = (size_t)(uintptr_t)hashmap_get(&t->by_id, id);
+		found = found ? found - 1 : SIZE_MAX;
+	} else {
+		for (size_t i = 0; i < t->n; i++)
+			if (!strcmp(t->ops[i].id, id))
+				found = i;
+	}
+	if (found != SIZE_MAX) {
+		app_def_free(t->ops[found].def);
+		t->ops[found].def = NULL;
+		t->ops[found].restart = 0;
+		return &t->ops[found];
 	}
 	ALLOC_GROW(t->ops, t->n + 1, t->alloc);
 	t->ops[t->n].id = xstrdup(id);
 	t->ops[t->n].def = NULL;
+	t->ops[t->n].restart = 0;
+	if (t->by_id.cap)
+		hashmap_put(&t->by_id, t->ops[t->n].id, (void *)(uintptr_t)(t->n + 1));
 	return &t->ops[t->n++];
 }
 
 void apps_txn_put(struct apps_txn *t, struct app_def *def)
 {
 	txn_slot(t, def->id)->def = def;
+}
+
+void apps_txn_restart(struct apps_txn *t, struct app_def *def)
+{
+	struct txn_op *op = txn_slot(t, def->id);
+
+	op->def = def;
+	op->restart = 1;
 }
 
 void apps_txn_delete(struct apps_txn *t, const char *id)
@@ -413,6 +443,7 @@ static void txn_free(struct apps_txn *t)
 		app_def_free(t->ops[i].def);
 	}
 	free(t->ops);
+	hashmap_release(&t->by_id);
 	free(t);
 }
 
@@ -447,7 +478,7 @@ static void apply_put(struct apps_txn *t, struct txn_op *op, struct store_batch 
 		app->id = xstrdup(op->id);
 		app->last_scaling_at = app->last_config_change_at = t->version;
 		index_insert(a, app);
-	} else if (app_def_only_scaling_differs(app->def, op->def)) {
+	} else if (!op->restart && app_def_only_scaling_differs(app->def, op->def)) {
 		app->last_scaling_at = t->version;
 	} else {
 		app->last_scaling_at = app->last_config_change_at = t->version;

@@ -87,6 +87,9 @@ struct apps_txn *apps_txn_begin(struct apps *a);
  * transaction replace earlier ones.
  */
 void apps_txn_put(struct apps_txn *t, struct app_def *def);
+/* As apps_txn_put, counted as a configuration change even when def is unchanged:
+ * a restart (every instance is replaced). */
+void apps_txn_restart(struct apps_txn *t, struct app_def *def);
 /* Removes the app and all its versions. */
 void apps_txn_delete(struct apps_txn *t, const char *id);
 /* The version the transaction will give its apps. */
