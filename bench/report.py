@@ -25,7 +25,7 @@ def api_section(r):
         "## API (issue #2)",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['mem_mib']} MiB, Linux {m['kernel']}. "
-        "Server, load generator (wrk) and nginx share the machine's cores.",
+        "Server, load generator (`bench/loadgen`) and nginx share the machine's cores.",
         "",
         "| figure | result | goal |",
         "|---|---|---|",
@@ -93,7 +93,7 @@ def main():
         "",
         "Figures from the latest `make bench` (`bench/run`), written by `bench/report.py` from",
         "`bench/results/`; never typed in by hand. Reproduce with `make bench` on a 2-core machine,",
-        "or one scenario with `bench/run api` / `bench/run store`.",
+        "or one scenario with `bench/run api` (or `agent`, `store`, `events`, `wall`, `x10`, ...).",
         "",
         f"Last written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
@@ -101,6 +101,21 @@ def main():
     api = load("api.json")
     if api:
         parts.append(api_section(api))
+    ag = load("agent.json")
+    if ag:
+        ratio = ag["ratio"]
+        parts += ["## Agent (issue #3)", "",
+                  f"{ag['tasks']} `sleep` tasks through the whole path (API, placement, command stream, "
+                  "agent, spawn, TASK_RUNNING applied by the server) on one real agent, beside a plain C "
+                  "loop of posix_spawn of the same processes (`bench/agent_bench.py`).", "",
+                  "| figure | result | goal |", "|---|---|---|",
+                  f"| time until all TASK_RUNNING | {ag['seconds_to_all_running']} s | |",
+                  f"| launches/s through Pacer | {ag['launches_per_s']} | |",
+                  f"| plain posix_spawn loop | {ag['plain_spawn_per_s']}/s | |",
+                  f"| ratio (median of 3 rounds; each round: {ag.get('ratios_all_rounds')}) | **{ratio}** | "
+                  f">= 0.65 {'(met)' if ratio >= 0.65 else '(MISSED)'} |",
+                  f"| agent RSS with {ag['tasks']} tasks | {ag['agent_rss_mib']} MiB | |",
+                  f"| agent threads | {ag['agent_threads']} | fixed |", ""]
     store = load("store.txt")
     if store:
         parts += ["## Store alone (LMDB, group commit)", "", "```", store.strip(), "```", ""]
