@@ -106,4 +106,30 @@ int spawn_read_error(int err_fd, struct strbuf *msg);
 int spawn_pidfd_open(pid_t pid);
 int spawn_pidfd_signal(int pidfd, int sig);
 
+/*
+ * A task spawned vfork-style with its cgroups joined before exec: the child
+ * (which shares the agent's memory until it execs, so it makes only system
+ * calls) writes itself into each cgroup.procs fd, starts its own session,
+ * takes stdin, stdout and stderr, changes into dir_fd, closes every other
+ * fd, resets signals and execs path. Nothing the task does, not even its
+ * first fork, happens outside its cgroup.
+ */
+struct spawn_exec {
+	const char *path;
+	char *const *argv;
+	char *const *envp;
+	int dir_fd;                 /* working directory */
+	int stdin_fd, stdout_fd, stderr_fd;
+	const int *cgroup_fds;      /* open cgroup.procs files */
+	int ncgroup_fds;
+};
+
+/*
+ * Returns 0 with out->pid and out->pidfd (err_fd -1); SPAWN_ECGROUP when
+ * joining a cgroup failed (nothing runs then); or -errno of the failed exec
+ * (nothing runs either).
+ */
+#define SPAWN_ECGROUP (-30001)
+int spawn_exec_direct(const struct spawn_exec *req, struct spawn_child *out);
+
 #endif

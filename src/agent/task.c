@@ -255,25 +255,6 @@ static int open_cgroup_procs(struct task *t, int fds[CGROUP_NCTL])
 	return nfds;
 }
 
-static int write_pid(int fd, pid_t pid)
-{
-	char buf[24];
-	int len = snprintf(buf, sizeof(buf), "%ld", (long)pid);
-	ssize_t n = write(fd, buf, (size_t)len);
-
-	if (n < 0)
-		return -errno;
-	return n == len ? 0 : -EIO;
-}
-
-/* Kills and reaps a child the task cannot keep (synchronously: rare). */
-static void discard_child(struct spawn_child *c)
-{
-	spawn_pidfd_signal(c->pidfd, SIGKILL);
-	waitid(P_PIDFD, (id_t)c->pidfd, &(siginfo_t){0}, WEXITED);
-	close(c->pidfd);
-}
-
 /*
  * The task's environment for execve, as the launcher gives it: PATH added
  * when absent (*path_env is its value); for a cmd also PWD, as the shell
@@ -344,7 +325,7 @@ static enum direct_result start_direct(struct task *t, struct strbuf *why)
 	struct strbuf prog = STRBUF_INIT;
 	enum direct_result res = DIRECT_FALLBACK;
 	int procs_fd[CGROUP_NCTL], nprocs = 0;
-	int dir_fd, out_fd = -1, err_fd = -1, err;
+	int dir_fd, out_fd = -1, err_fd = -1, null_fd = -1, err;
 	struct spawn_child child;
 	const char *path_env;
 	char **envp = NULL, *pwd = NULL;
@@ -359,6 +340,9 @@ static enum direct_result start_direct(struct task *t, struct strbuf *why)
 	err_fd = openat(dir_fd, "stderr", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (err_fd < 0)
 		goto out;
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd < 0)
+		goto out;
 	if (t->has_cg) {
 		nprocs = open_cgroup_procs(t, procs_fd);
 		if (nprocs < 0) {
@@ -369,11 +353,19 @@ static enum direct_result start_direct(struct task *t, struct strbuf *why)
 	envp = task_envp(t, &path_env, &pwd);
 	err = spawn_find_program(argv[0], path_env, dir_fd, &prog);
 	if (!err) {
-		struct spawn_fd fds[2] = {{out_fd, 1}, {err_fd, 2}};
+		struct spawn_exec req = {
+			.path = prog.buf, .argv = argv, .envp = envp, .dir_fd = dir_fd,
+			.stdin_fd = null_fd, .stdout_fd = out_fd, .stderr_fd = err_fd,
+			.cgroup_fds = procs_fd, .ncgroup_fds = nprocs,
+		};
 
-		err = spawn_process_at(dir_fd, prog.buf, argv, envp, fds, 2,
-				       SPAWN_SETSID | SPAWN_STDIN_NULL | SPAWN_CLOSE_OTHERS,
-				       &child);
+		/* the child joins its cgroups before it execs: nothing escapes them */
+		err = spawn_exec_direct(&req, &child);
+	}
+	if (err == SPAWN_ECGROUP) {
+		log_warn("cannot move task '%s' into its cgroup; starting it through the launcher",
+			 t->id);
+		goto out;
 	}
 	if (err == -ENOEXEC)
 		goto out; /* a script without #!: the shell (or execvp) runs it */
@@ -381,17 +373,6 @@ static enum direct_result start_direct(struct task *t, struct strbuf *why)
 		direct_exec_failed(t, argv[0], err, err_fd, why);
 		res = DIRECT_FAILED;
 		goto out;
-	}
-	/* running its program already: move it into its cgroup now */
-	for (int i = 0; i < nprocs; i++) {
-		err = write_pid(procs_fd[i], child.pid);
-		if (err) {
-			log_warn("cannot move task '%s' (pid %ld) into its cgroup: %s; "
-				 "starting it through the launcher",
-				 t->id, (long)child.pid, pacer_strerror(err));
-			discard_child(&child);
-			goto out;
-		}
 	}
 	t->pid = t->pgid = child.pid;
 	t->pidfd = child.pidfd;
@@ -412,6 +393,8 @@ out:
 	strbuf_release(&prog);
 	while (nprocs)
 		close(procs_fd[--nprocs]);
+	if (null_fd >= 0)
+		close(null_fd);
 	if (err_fd >= 0)
 		close(err_fd);
 	if (out_fd >= 0)

@@ -26,17 +26,15 @@
  * Two ways to start. The direct path, for tasks with no fetch and no user
  * and either args or a simple cmd (task_cmd_words): the agent opens the
  * sandbox and its "stdout"/"stderr" files itself, finds the program in the
- * task's PATH, and posix_spawns the program with the task's environment
- * (PATH added when absent, as the launcher does; for a cmd also PWD, as the
- * shell exports it), stdin on /dev/null, in a new session, in the sandbox:
- * one exec per task instead of three (launcher, /bin/sh, program). posix_spawn returns once the child has
- * exec'd, so both STARTING and RUNNING are reported before task_start
- * returns. Cgroups: the agent then writes the pid to each cgroup.procs (on
- * v1 nothing else can move a child that is already running its program;
- * v2 works the same way). So the task's first instants, until that write,
- * are accounted to the agent's own cgroup, and anything it forked in that
- * time stays there: an accepted trade-off for the speed. When the move
- * fails, the child is SIGKILLed and reaped and the task goes the launcher
+ * task's PATH, and spawns the program vfork-style (spawn_exec_direct) with
+ * the task's environment (PATH added when absent, as the launcher does; for a
+ * cmd also PWD, as the shell exports it), stdin on /dev/null, in a new
+ * session, in the sandbox: one exec per task instead of three (launcher,
+ * /bin/sh, program). The spawn returns once the child has exec'd, so both
+ * STARTING and RUNNING are reported before task_start returns. Cgroups: the
+ * child writes itself into each cgroup.procs before it execs, so nothing of
+ * the task, not even its first fork, runs outside its cgroup. When joining
+ * fails, the child exits before exec and the task goes the launcher
  * way (which joins before exec or fails with the reason); so does any
  * direct start whose preparation fails (sandbox, files, cgroup.procs not
  * writable) or whose program is not a binary and has no #! (ENOEXEC: the
