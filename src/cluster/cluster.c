@@ -139,6 +139,8 @@ void cluster_free(struct cluster *c)
 	for (size_t i = 0; hashmap_next(&c->runs, &i, &key, &val);) {
 		struct app_run *run = val;
 
+		if (run->spec)
+			sched_spec_free(c->sched, run->spec);
 		free(run->insts);
 		free(run->last_failure);
 		free(run->app_id);
