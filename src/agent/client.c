@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "http/curl_loop.h"
 
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -42,17 +43,9 @@ struct request {
 	bool too_big;        /* the answer or a line passed CLIENT_MAX_LINE */
 };
 
-/* A socket curl asked us to watch. */
-struct sock_ctx {
-	uv_poll_t poll;
-	curl_socket_t fd;
-	struct client *c;
-	struct sock_ctx *prev, *next;
-};
-
 struct client {
 	uv_loop_t *loop;
-	CURLM *multi;
+	struct curl_loop *cl;
 	const struct client_ops *ops;
 	void *data;
 	char *base; /* "http://host:port[/prefix]", no final '/' */
@@ -65,8 +58,7 @@ struct client {
 	bool upd_again; /* kicked while a POST was in flight */
 	uint64_t reg_backoff_ms, upd_backoff_ms;
 
-	uv_timer_t curl_timer, reg_timer, upd_timer, hb_timer, kick_timer, idle_timer;
-	struct sock_ctx *socks;
+	uv_timer_t reg_timer, upd_timer, hb_timer, kick_timer, idle_timer;
 	int open_handles;
 	bool freed;
 };
@@ -90,122 +82,18 @@ static void on_handle_closed(uv_handle_t *h)
 		really_free(c);
 }
 
-static void on_sock_closed(uv_handle_t *h)
-{
-	struct sock_ctx *s = (struct sock_ctx *)h;
-	struct client *c = s->c;
-
-	free(s);
-	if (!--c->open_handles && c->freed)
-		really_free(c);
-}
-
-static void sock_close(struct sock_ctx *s)
-{
-	struct client *c = s->c;
-
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		c->socks = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-}
-
 static void request_free(struct request *r)
 {
 	if (!r)
 		return;
 	if (r->easy) {
-		curl_multi_remove_handle(r->c->multi, r->easy);
+		curl_loop_remove(r->c->cl, r->easy);
 		curl_easy_cleanup(r->easy);
 	}
 	curl_slist_free_all(r->headers);
 	strbuf_release(&r->resp);
 	strbuf_release(&r->line);
 	free(r);
-}
-
-/* ---- curl on the loop ---- */
-
-static void check_done(struct client *c);
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-	struct sock_ctx *s = (struct sock_ctx *)h;
-	struct client *c = s->c;
-	int flags = 0, running;
-
-	if (status < 0)
-		flags = CURL_CSELECT_ERR;
-	else {
-		if (events & UV_READABLE)
-			flags |= CURL_CSELECT_IN;
-		if (events & UV_WRITABLE)
-			flags |= CURL_CSELECT_OUT;
-	}
-	curl_multi_socket_action(c->multi, s->fd, flags, &running);
-	check_done(c);
-}
-
-static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-	struct client *c = userp;
-	struct sock_ctx *s = socketp;
-	int events = 0, err;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (s) {
-			sock_close(s);
-			curl_multi_assign(c->multi, fd, NULL);
-		}
-		return 0;
-	}
-	if (!s) {
-		s = xcalloc(1, sizeof(*s));
-		err = uv_poll_init_socket(c->loop, &s->poll, fd);
-		if (err) {
-			log_error("cannot watch socket %d: %s", (int)fd, uv_strerror(err));
-			free(s);
-			return -1;
-		}
-		s->fd = fd;
-		s->c = c;
-		s->next = c->socks;
-		if (c->socks)
-			c->socks->prev = s;
-		c->socks = s;
-		c->open_handles++;
-		curl_multi_assign(c->multi, fd, s);
-	}
-	if (what & CURL_POLL_IN)
-		events |= UV_READABLE;
-	if (what & CURL_POLL_OUT)
-		events |= UV_WRITABLE;
-	uv_poll_start(&s->poll, events, on_poll);
-	return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-	struct client *c = t->data;
-	int running;
-
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(c);
-}
-
-static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
-{
-	struct client *c = userp;
-
-	/* curl forbids calling it back from here: a 0 ms timer runs it next turn */
-	if (timeout_ms < 0)
-		uv_timer_stop(&c->curl_timer);
-	else
-		uv_timer_start(&c->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-	return 0;
 }
 
 /* ---- requests ---- */
@@ -252,9 +140,9 @@ static void request_post(struct request *r, const struct strbuf *body)
 
 static void request_add(struct request *r)
 {
-	CURLMcode mc = curl_multi_add_handle(r->c->multi, r->easy);
+	int err = curl_loop_add(r->c->cl, r->easy);
 
-	PACER_ASSERT(mc == CURLM_OK);
+	PACER_ASSERT(!err);
 }
 
 /* "agent-..." made safe for a path segment; caller frees. */
@@ -575,24 +463,19 @@ static void upd_done(struct client *c, CURLcode res)
 	strbuf_release(&why);
 }
 
-static void check_done(struct client *c)
+/* A transfer finished (curl_loop_done_fn); its handler frees the request. */
+static void on_done(void *arg, CURL *easy, CURLcode res)
 {
-	CURLMsg *msg;
-	int left;
+	struct client *c = arg;
+	struct request *r = NULL;
 
-	while (!c->freed && (msg = curl_multi_info_read(c->multi, &left))) {
-		struct request *r = NULL;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		if (r == c->reg)
-			reg_done(c, msg->data.result);
-		else if (r == c->stream)
-			stream_done(c, msg->data.result);
-		else if (r == c->upd)
-			upd_done(c, msg->data.result);
-	}
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+	if (r == c->reg)
+		reg_done(c, res);
+	else if (r == c->stream)
+		stream_done(c, res);
+	else if (r == c->upd)
+		upd_done(c, res);
 }
 
 /* ---- set-up ---- */
@@ -718,15 +601,10 @@ int client_new(struct client **out, uv_loop_t *loop, const char *server_url,
 		really_free(c);
 		return err;
 	}
-	c->multi = curl_multi_init();
-	PACER_ASSERT(c->multi);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	err = curl_loop_new(&c->cl, loop, on_done, c);
+	PACER_ASSERT(!err);
 	c->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
 	c->reg_backoff_ms = c->upd_backoff_ms = BACKOFF_FIRST_MS;
-	timer_init(c, &c->curl_timer);
 	timer_init(c, &c->reg_timer);
 	timer_init(c, &c->upd_timer);
 	timer_init(c, &c->hb_timer);
@@ -755,12 +633,8 @@ void client_free(struct client *c)
 	request_free(c->reg);
 	c->reg = NULL;
 	c->freed = true;
-	/* closes curl's sockets, which it reports through on_curl_socket */
-	curl_multi_cleanup(c->multi);
-	c->multi = NULL;
-	while (c->socks)
-		sock_close(c->socks);
-	uv_close((uv_handle_t *)&c->curl_timer, on_handle_closed);
+	curl_loop_close(c->cl);
+	c->cl = NULL;
 	uv_close((uv_handle_t *)&c->reg_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&c->upd_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&c->hb_timer, on_handle_closed);

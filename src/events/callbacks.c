@@ -14,6 +14,7 @@
 #include "base/hashmap.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "http/curl_loop.h"
 
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -37,20 +38,11 @@ struct cb_sub {
 	int removed;
 };
 
-struct sock_ctx {
-	uv_poll_t poll;
-	curl_socket_t fd;
-	struct event_callbacks *cbs;
-	struct sock_ctx *prev, *next;
-};
-
 struct event_callbacks {
 	uv_loop_t *loop;
 	struct store *store;
 	size_t queue_max;
-	CURLM *multi;
-	uv_timer_t curl_timer;
-	struct sock_ctx *socks;
+	struct curl_loop *cl;
 	struct hashmap by_url;     /* url -> struct cb_sub */
 	int open_handles;
 	int freed;
@@ -66,41 +58,10 @@ static void really_free(struct event_callbacks *cbs)
 	curl_global_cleanup();
 }
 
-static void handle_closed(uv_handle_t *h)
-{
-	struct event_callbacks *cbs = h->data;
-
-	if (!--cbs->open_handles && cbs->freed)
-		really_free(cbs);
-}
-
-static void sock_closed(uv_handle_t *h)
-{
-	struct sock_ctx *s = (struct sock_ctx *)h;
-	struct event_callbacks *cbs = s->cbs;
-
-	free(s);
-	if (!--cbs->open_handles && cbs->freed)
-		really_free(cbs);
-}
-
-static void sock_close(struct sock_ctx *s)
-{
-	struct event_callbacks *cbs = s->cbs;
-
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		cbs->socks = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	uv_close((uv_handle_t *)&s->poll, sock_closed);
-}
-
 static void transfer_end(struct cb_sub *sub)
 {
 	if (sub->easy) {
-		curl_multi_remove_handle(sub->cbs->multi, sub->easy);
+		curl_loop_remove(sub->cbs->cl, sub->easy);
 		curl_easy_cleanup(sub->easy);
 		sub->easy = NULL;
 	}
@@ -131,86 +92,6 @@ static void sub_free(struct cb_sub *sub)
 	event_filter_release(&sub->f);
 	uv_timer_stop(&sub->retry);
 	uv_close((uv_handle_t *)&sub->retry, sub_closed);
-}
-
-/* ---- curl on the loop (as src/agent/client.c) ---- */
-
-static void check_done(struct event_callbacks *cbs);
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-	struct sock_ctx *s = (struct sock_ctx *)h;
-	int flags = 0, running;
-
-	if (status < 0)
-		flags = CURL_CSELECT_ERR;
-	else {
-		if (events & UV_READABLE)
-			flags |= CURL_CSELECT_IN;
-		if (events & UV_WRITABLE)
-			flags |= CURL_CSELECT_OUT;
-	}
-	curl_multi_socket_action(s->cbs->multi, s->fd, flags, &running);
-	check_done(s->cbs);
-}
-
-static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-	struct event_callbacks *cbs = userp;
-	struct sock_ctx *s = socketp;
-	int events = 0, err;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (s) {
-			sock_close(s);
-			curl_multi_assign(cbs->multi, fd, NULL);
-		}
-		return 0;
-	}
-	if (!s) {
-		s = xcalloc(1, sizeof(*s));
-		err = uv_poll_init_socket(cbs->loop, &s->poll, fd);
-		if (err) {
-			log_error("cannot watch socket %d: %s", (int)fd, uv_strerror(err));
-			free(s);
-			return -1;
-		}
-		s->fd = fd;
-		s->cbs = cbs;
-		s->next = cbs->socks;
-		if (cbs->socks)
-			cbs->socks->prev = s;
-		cbs->socks = s;
-		cbs->open_handles++;
-		curl_multi_assign(cbs->multi, fd, s);
-	}
-	if (what & CURL_POLL_IN)
-		events |= UV_READABLE;
-	if (what & CURL_POLL_OUT)
-		events |= UV_WRITABLE;
-	uv_poll_start(&s->poll, events, on_poll);
-	return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-	struct event_callbacks *cbs = t->data;
-	int running;
-
-	curl_multi_socket_action(cbs->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(cbs);
-}
-
-static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
-{
-	struct event_callbacks *cbs = userp;
-
-	/* curl forbids calling it back from here: a 0 ms timer runs it next turn */
-	if (timeout_ms < 0)
-		uv_timer_stop(&cbs->curl_timer);
-	else
-		uv_timer_start(&cbs->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-	return 0;
 }
 
 static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -314,7 +195,7 @@ static void on_retry(uv_timer_t *t)
 static void start_transfer(struct cb_sub *sub)
 {
 	struct event *e = sub->inflight;
-	CURLMcode mc;
+	int err;
 
 	if (!sub->resolve) {
 		struct strbuf why = STRBUF_INIT;
@@ -346,8 +227,8 @@ static void start_transfer(struct cb_sub *sub)
 	/* the event's own bytes: it stays referenced until the transfer ends */
 	curl_easy_setopt(sub->easy, CURLOPT_POSTFIELDSIZE, (long)e->data_len);
 	curl_easy_setopt(sub->easy, CURLOPT_POSTFIELDS, e->frame + e->data_off);
-	mc = curl_multi_add_handle(sub->cbs->multi, sub->easy);
-	PACER_ASSERT(mc == CURLM_OK);
+	err = curl_loop_add(sub->cbs->cl, sub->easy);
+	PACER_ASSERT(!err);
 }
 
 /* Sends the event in flight again, or the next queued one. */
@@ -404,20 +285,14 @@ static void transfer_done(struct cb_sub *sub, CURLcode res)
 	}
 }
 
-static void check_done(struct event_callbacks *cbs)
+/* A transfer finished (curl_loop_done_fn). */
+static void on_done(void *arg, CURL *easy, CURLcode res)
 {
-	CURLMsg *msg;
-	int left;
+	struct cb_sub *sub = NULL;
 
-	while (!cbs->freed && (msg = curl_multi_info_read(cbs->multi, &left))) {
-		struct cb_sub *sub = NULL;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&sub);
-		if (sub)
-			transfer_done(sub, msg->data.result);
-	}
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&sub);
+	if (sub)
+		transfer_done(sub, res);
 }
 
 void event_callbacks_deliver(struct event_callbacks *cbs, struct event *e)
@@ -628,15 +503,8 @@ int event_callbacks_new(struct event_callbacks **out, uv_loop_t *loop, struct st
 	cbs->store = store;
 	cbs->queue_max = queue_max ? queue_max : 1;
 	hashmap_init(&cbs->by_url);
-	cbs->multi = curl_multi_init();
-	PACER_ASSERT(cbs->multi);
-	curl_multi_setopt(cbs->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(cbs->multi, CURLMOPT_SOCKETDATA, cbs);
-	curl_multi_setopt(cbs->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(cbs->multi, CURLMOPT_TIMERDATA, cbs);
-	uv_timer_init(loop, &cbs->curl_timer);
-	cbs->curl_timer.data = cbs;
-	cbs->open_handles++;
+	err = curl_loop_new(&cbs->cl, loop, on_done, cbs);
+	PACER_ASSERT(!err);
 	err = store_scan(store, "eventsubs/", load_cb, cbs);
 	if (err < 0) {
 		log_error("cannot load event subscriptions: %s", pacer_strerror(err));
@@ -666,11 +534,8 @@ void event_callbacks_free(struct event_callbacks *cbs)
 	for (size_t i = 0; hashmap_next(&cbs->by_url, &i, &key, &val);)
 		sub_free(val); /* the map is not changed: it is released at the end */
 	cbs->freed = 1;
-	/* closes curl's sockets, which it reports through on_curl_socket */
-	curl_multi_cleanup(cbs->multi);
-	cbs->multi = NULL;
-	while (cbs->socks)
-		sock_close(cbs->socks);
-	uv_timer_stop(&cbs->curl_timer);
-	uv_close((uv_handle_t *)&cbs->curl_timer, handle_closed);
+	curl_loop_close(cbs->cl);
+	cbs->cl = NULL;
+	if (!cbs->open_handles)
+		really_free(cbs); /* no subscriber's timer to wait for */
 }

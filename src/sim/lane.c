@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The simulator's connections (see sim.h): K lanes on one libcurl multi
- * handle driven by the libuv loop (CURLMOPT_SOCKETFUNCTION + uv_poll,
- * CURLMOPT_TIMERFUNCTION + uv_timer), as src/agent/client.c does for one
- * agent. A lane's session: register its agents one after the other, open
+ * handle driven by the libuv loop (http/curl_loop.h), as src/agent/client.c
+ * does for one agent. A lane's session: register its agents one after the other, open
  * the multiplexed command stream for all of them, then send batched updates
  * whenever some are pending and at least every heartbeat interval. When the
  * stream ends or breaks (the server restarted), the lane registers its
@@ -19,6 +18,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "http/curl_loop.h"
 #include "sim/sim_int.h"
 
 #define BACKOFF_FIRST_MS 100
@@ -34,102 +34,6 @@
 static struct lane *lane_of(struct sim *s, uint32_t agent)
 {
 	return &s->lanes[agent % s->cfg.connections];
-}
-
-/* ---- curl on the loop ---- */
-
-static void on_sock_closed(uv_handle_t *h)
-{
-	free(h);
-}
-
-static void sock_close(struct sim_sock *k)
-{
-	struct sim *s = k->s;
-
-	if (k->prev)
-		k->prev->next = k->next;
-	else
-		s->socks = k->next;
-	if (k->next)
-		k->next->prev = k->prev;
-	uv_close((uv_handle_t *)&k->poll, on_sock_closed);
-}
-
-static void check_done(struct sim *s);
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-	struct sim_sock *k = (struct sim_sock *)h;
-	int flags = 0, running;
-
-	if (status < 0)
-		flags = CURL_CSELECT_ERR;
-	else {
-		if (events & UV_READABLE)
-			flags |= CURL_CSELECT_IN;
-		if (events & UV_WRITABLE)
-			flags |= CURL_CSELECT_OUT;
-	}
-	curl_multi_socket_action(k->s->multi, k->fd, flags, &running);
-	check_done(k->s);
-}
-
-static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-	struct sim *s = userp;
-	struct sim_sock *k = socketp;
-	int events = 0, err;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (k) {
-			sock_close(k);
-			curl_multi_assign(s->multi, fd, NULL);
-		}
-		return 0;
-	}
-	if (!k) {
-		k = xcalloc(1, sizeof(*k));
-		err = uv_poll_init_socket(s->loop, &k->poll, fd);
-		if (err) {
-			log_error("cannot watch socket %d: %s", (int)fd, uv_strerror(err));
-			free(k);
-			return -1;
-		}
-		k->fd = fd;
-		k->s = s;
-		k->next = s->socks;
-		if (s->socks)
-			s->socks->prev = k;
-		s->socks = k;
-		curl_multi_assign(s->multi, fd, k);
-	}
-	if (what & CURL_POLL_IN)
-		events |= UV_READABLE;
-	if (what & CURL_POLL_OUT)
-		events |= UV_WRITABLE;
-	uv_poll_start(&k->poll, events, on_poll);
-	return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-	struct sim *s = t->data;
-	int running;
-
-	curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(s);
-}
-
-static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
-{
-	struct sim *s = userp;
-
-	if (timeout_ms < 0)
-		uv_timer_stop(&s->curl_timer);
-	else
-		uv_timer_start(&s->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-	return 0;
 }
 
 /* ---- requests ---- */
@@ -168,7 +72,7 @@ static struct sim_req *req_new(struct lane *l, enum req_kind kind, const char *p
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
 	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)body->len);
 	curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, body->buf);
-	PACER_ASSERT(curl_multi_add_handle(s->multi, r->easy) == CURLM_OK);
+	PACER_ASSERT(curl_loop_add(s->cl, r->easy) == 0);
 	return r;
 }
 
@@ -176,7 +80,7 @@ static void req_free(struct sim_req *r)
 {
 	if (!r)
 		return;
-	curl_multi_remove_handle(r->l->s->multi, r->easy);
+	curl_loop_remove(r->l->s->cl, r->easy);
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->headers);
 	strbuf_release(&r->resp);
@@ -454,26 +358,20 @@ static void stream_done(struct lane *l, CURLcode res)
 	strbuf_release(&why);
 }
 
-static void check_done(struct sim *s)
+/* A transfer finished (curl_loop_done_fn); its handler frees the request. */
+static void on_done(void *arg, CURL *easy, CURLcode res)
 {
-	CURLMsg *msg;
-	int left;
+	struct sim_req *r = NULL;
+	struct lane *l;
 
-	while (!s->freed && (msg = curl_multi_info_read(s->multi, &left))) {
-		struct sim_req *r = NULL;
-		struct lane *l;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		l = r->l;
-		if (r == l->stream)
-			stream_done(l, msg->data.result);
-		else if (r == l->req && r->kind == REQ_REGISTER)
-			reg_done(l, msg->data.result);
-		else if (r == l->req)
-			upd_done(l, msg->data.result);
-	}
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+	l = r->l;
+	if (r == l->stream)
+		stream_done(l, res);
+	else if (r == l->req && r->kind == REQ_REGISTER)
+		reg_done(l, res);
+	else if (r == l->req)
+		upd_done(l, res);
 }
 
 static void on_kick(uv_timer_t *t)
@@ -558,18 +456,14 @@ int lanes_init(struct sim *s, struct strbuf *why)
 	err = parse_server(s, s->cfg.server, why);
 	if (err)
 		return err;
-	s->multi = curl_multi_init();
-	PACER_ASSERT(s->multi);
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+	err = curl_loop_new(&s->cl, s->loop, on_done, s);
+	PACER_ASSERT(!err);
 	/* a stream and a request connection per lane, kept alive */
-	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->cfg.connections * 2 + 4);
-	uv_timer_init(s->loop, &s->curl_timer);
+	curl_multi_setopt(curl_loop_multi(s->cl), CURLMOPT_MAXCONNECTS,
+			  (long)s->cfg.connections * 2 + 4);
 	uv_timer_init(s->loop, &s->kick_timer);
-	s->curl_timer.data = s->kick_timer.data = s;
-	s->open_handles += 2;
+	s->kick_timer.data = s;
+	s->open_handles++;
 	s->lanes = xcalloc(s->cfg.connections, sizeof(*s->lanes));
 	for (unsigned k = 0; k < s->cfg.connections; k++) {
 		struct lane *l = &s->lanes[k];
@@ -611,13 +505,8 @@ void lanes_free(struct sim *s)
 		uv_close((uv_handle_t *)&l->retry_timer, sim_handle_closed);
 		uv_close((uv_handle_t *)&l->idle_timer, sim_handle_closed);
 	}
-	if (s->multi)
-		curl_multi_cleanup(s->multi);
-	s->multi = NULL;
-	while (s->socks)
-		sock_close(s->socks);
-	if (s->curl_timer.loop) {
-		uv_close((uv_handle_t *)&s->curl_timer, sim_handle_closed);
+	curl_loop_close(s->cl);
+	s->cl = NULL;
+	if (s->kick_timer.loop)
 		uv_close((uv_handle_t *)&s->kick_timer, sim_handle_closed);
-	}
 }

@@ -550,7 +550,6 @@ void sim_free(struct sim *s)
 {
 	if (!s)
 		return;
-	s->freed = true;
 	lanes_free(s);
 	uv_close((uv_handle_t *)&s->due_timer, sim_handle_closed);
 	uv_close((uv_handle_t *)&s->hb_timer, sim_handle_closed);

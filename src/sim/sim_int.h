@@ -77,20 +77,13 @@ struct due {
 	uint32_t agent, due_ms;
 };
 
-struct sim_sock {
-	uv_poll_t poll;
-	curl_socket_t fd;
-	struct sim *s;
-	struct sim_sock *prev, *next;
-};
-
 struct sim {
 	uv_loop_t *loop;
 	struct sim_config cfg;
 	char *base;              /* server URL without a final '/' */
 	char *id_prefix;         /* "agent-<hostname prefix>" */
 	struct curl_slist *resolve;
-	CURLM *multi;
+	struct curl_loop *cl;    /* http/curl_loop.h */
 	struct sim_agent *agents;
 	struct lane *lanes;
 	uint64_t epoch;
@@ -100,10 +93,8 @@ struct sim {
 	/* launches waiting to leave TASK_STARTING, in time order (constant delay) */
 	struct due *dues;
 	size_t due_head, due_len, due_alloc; /* a ring */
-	uv_timer_t curl_timer, due_timer, hb_timer, kick_timer;
-	struct sim_sock *socks;
+	uv_timer_t due_timer, hb_timer, kick_timer;
 	int open_handles;
-	bool freed;
 	bool multi_inited;       /* curl_global_init succeeded */
 	struct sim_stats st;
 };
