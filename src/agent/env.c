@@ -135,9 +135,12 @@ static void add_ports(const struct task_env_input *in, struct env_list *out)
 		strbuf_reset(&key);
 		strbuf_addf(&key, "PORT%zu", i);
 		env_list_set(out, key.buf, v);
-		strbuf_reset(&key);
-		strbuf_addf(&key, "PORT_%d", p->requested_port ? p->requested_port : p->host_port);
-		env_list_set(out, key.buf, v);
+		/* Marathon: PORT_<requested port> only for a port that was asked for (non-zero) */
+		if (p->requested_port) {
+			strbuf_reset(&key);
+			strbuf_addf(&key, "PORT_%d", p->requested_port);
+			env_list_set(out, key.buf, v);
+		}
 		if (p->name && *p->name) {
 			strbuf_reset(&key);
 			strbuf_addstr(&key, "PORT_");
@@ -155,6 +158,8 @@ static void add_ports(const struct task_env_input *in, struct env_list *out)
 
 void task_env_build(const struct task_env_input *in, struct env_list *out)
 {
+	char buf[24];
+
 	if (in->sandbox)
 		env_list_set(out, "MESOS_SANDBOX", in->sandbox);
 	if (in->agent_endpoint)
@@ -170,7 +175,9 @@ void task_env_build(const struct task_env_input *in, struct env_list *out)
 	set_double(out, "MARATHON_APP_RESOURCE_CPUS", in->cpus);
 	set_double(out, "MARATHON_APP_RESOURCE_MEM", in->mem);
 	set_double(out, "MARATHON_APP_RESOURCE_DISK", in->disk);
-	set_double(out, "MARATHON_APP_RESOURCE_GPUS", in->gpus);
+	/* gpus is a whole number in Marathon's app definition */
+	snprintf(buf, sizeof(buf), "%lld", (long long)in->gpus);
+	env_list_set(out, "MARATHON_APP_RESOURCE_GPUS", buf);
 	add_labels(in, out);
 	add_ports(in, out);
 	if (in->host)

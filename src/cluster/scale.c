@@ -205,6 +205,11 @@ static void launch_line(struct cluster *c, const struct inst *in, const struct a
 		else
 			strbuf_addstr(b, "null");
 	}
+	/* the ports asked for (service ports, as Marathon's PORT_<port> variables name them) */
+	strbuf_addstr(b, "],\"requestedPorts\":[");
+	json_array_foreach(json_object_get(j, "portDefinitions"), i, v)
+		strbuf_addf(b, "%s%lld", i ? "," : "",
+			    (long long)json_integer_value(json_object_get(v, "port")));
 	strbuf_addf(b, "],\"killGracePeriodSeconds\":%d}}\n",
 		    (int)num(j, "taskKillGracePeriodSeconds", 3));
 }

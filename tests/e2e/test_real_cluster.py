@@ -184,6 +184,11 @@ def test_task_environment(cluster):
     expect("PORT", str(p0))
     expect("PORTS", "%d,%d" % (p0, p1))
     expect("PORT_HTTP", str(p0))
+    # Marathon names a port by the port asked for: the app's service port, not the host port
+    for sp, hp in zip(app["portDefinitions"], (p0, p1)):
+        expect("PORT_%d" % sp["port"], str(hp))
+    if "PORT_%d" % p0 in env and p0 not in [d["port"] for d in app["portDefinitions"]]:
+        problems.append("PORT_%d is set: a host port must not name a variable" % p0)
     expect("MARATHON_APP_ID", app_id)
     expect("MARATHON_APP_VERSION", app["version"])
     expect("MARATHON_APP_RESOURCE_CPUS", "0.25")

@@ -52,9 +52,10 @@ static void test_ports(void **state)
 	assert_string_equal(env_list_get(&l, "PORTS"), "31000,31001,31002");
 	assert_string_equal(env_list_get(&l, "PORT_HTTP"), "31000");
 	assert_string_equal(env_list_get(&l, "PORT_ADMIN_UI"), "31002");
-	/* a fixed requested port names its variable; a random one by itself */
+	/* a requested port names its variable (Marathon's PORT_<port>); a port asked as 0 none */
 	assert_string_equal(env_list_get(&l, "PORT_8080"), "31001");
-	assert_string_equal(env_list_get(&l, "PORT_31000"), "31000");
+	assert_null(env_list_get(&l, "PORT_31000"));
+	assert_null(env_list_get(&l, "PORT_0"));
 	assert_string_equal(env_list_get(&l, "HOST"), "node-1");
 	env_list_release(&l);
 }
@@ -70,7 +71,7 @@ static void test_app_metadata(void **state)
 	assert_string_equal(env_list_get(&l, "MARATHON_APP_RESOURCE_CPUS"), "0.5");
 	assert_string_equal(env_list_get(&l, "MARATHON_APP_RESOURCE_MEM"), "128.0");
 	assert_string_equal(env_list_get(&l, "MARATHON_APP_RESOURCE_DISK"), "0.0");
-	assert_string_equal(env_list_get(&l, "MARATHON_APP_RESOURCE_GPUS"), "0.0");
+	assert_string_equal(env_list_get(&l, "MARATHON_APP_RESOURCE_GPUS"), "0");
 	assert_null(env_list_get(&l, "MARATHON_APP_DOCKER_IMAGE"));
 	assert_null(env_list_get(&l, "MESOS_AGENT_ENDPOINT"));
 	env_list_release(&l);
