@@ -150,6 +150,7 @@ void api_app_tasks_kill(struct api *api, struct http_request *req, const char *i
 		json_object_set_new(def->json, "instances", json_integer(def->instances));
 		api_new_deployment_id(dep);
 		t = apps_txn_begin(api->apps);
+		api_events_note(api, t, def->id, 0);
 		apps_txn_put(t, def);
 		api_deployment_result(&b, dep, apps_txn_version(t));
 		http_response_header(req, "Marathon-Deployment-Id", dep);
@@ -212,6 +213,7 @@ static void scale_down_after_kill(struct api *api, struct http_request *req,
 					 ? def->instances - (int64_t)(uintptr_t)val
 					 : 0;
 		json_object_set_new(def->json, "instances", json_integer(def->instances));
+		api_events_note(api, t, def->id, 0);
 		apps_txn_put(t, def);
 	}
 	hashmap_release(&dec);
