@@ -521,6 +521,9 @@ static void a_kill_staging(struct task *t)
 static void a_term(struct task *t)
 {
 	signal_all(t, SIGTERM);
+	/* the loop's cached time may be old after a long turn (many launches): the grace
+	 * period counts from now */
+	uv_update_time(t->_timer.loop);
 	uv_timer_start(&t->_timer, on_timer, t->grace_ms, 0);
 	enter(t, S_KILLING, "");
 }
