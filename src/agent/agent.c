@@ -14,6 +14,7 @@
 #include "agent/cgroup.h"
 #include "agent/client.h"
 #include "agent/env.h"
+#include "agent/health.h"
 #include "agent/task.h"
 #include "base/error.h"
 #include "base/hashmap.h"
@@ -32,6 +33,7 @@ struct agent_task {
 	struct agent *a;
 	struct agent_task_record rec; /* what agent.json says of it */
 	struct task *t;               /* NULL once terminal (or gone at start-up) */
+	struct health *health;        /* its health checks while it may run, or NULL */
 	bool terminal;                /* terminal update queued */
 	uint64_t terminal_seq;        /* forgotten once the server acked this */
 };
@@ -140,6 +142,7 @@ static void push_current(struct agent_task *e)
 
 static void entry_free(struct agent_task *e)
 {
+	health_free(e->health);
 	task_free(e->t);
 	agent_task_record_release(&e->rec);
 	free(e);
@@ -154,6 +157,13 @@ static void on_task_state(struct task *t, const struct task_status *st, void *da
 	uint64_t seq;
 
 	e->rec.state = agent_state_name(task_state_name(st->state));
+	if (st->state == TASK_RUNNING) {
+		health_start(e->health);
+	} else if (st->state != TASK_STARTING) {
+		/* a task on its way out is not checked any more */
+		health_free(e->health);
+		e->health = NULL;
+	}
 	if (task_pid(t) > 0 && e->rec.pid != task_pid(t)) {
 		e->rec.pid = task_pid(t);
 		if (agent_proc_start_time(e->rec.pid, &e->rec.start_time))
@@ -168,6 +178,29 @@ static void on_task_state(struct task *t, const struct task_status *st, void *da
 		task_free(t);
 		e->t = NULL;
 	}
+}
+
+/* A health transition (health.h): an update with the task's state and its results. */
+static void on_health(struct health *h, void *data)
+{
+	struct agent_task *e = data;
+	struct strbuf extra = STRBUF_INIT;
+	struct agent_update u = {
+		.task_id = e->rec.task_id,
+		.state = e->rec.state,
+		.timestamp_ms = time_now_ms(),
+		.message = (char *)"",
+		.pid = e->rec.pid > 0 ? e->rec.pid : 0,
+	};
+	uint64_t seq;
+
+	health_results_json(h, &extra);
+	u.extra = extra.buf;
+	seq = update_queue_push(&e->a->updates, &u);
+	log_info("task '%s' is %s (update %llu)", e->rec.task_id,
+		 health_healthy(h) ? "healthy" : "unhealthy", (unsigned long long)seq);
+	mark_dirty(e->a);
+	strbuf_release(&extra);
 }
 
 static const char *str_or_null(json_t *o, const char *key)
@@ -292,6 +325,8 @@ static void do_launch(struct agent *a, json_t *task)
 	struct agent_task *e;
 	struct task_config cfg = {0};
 	struct task_env_input in = {0};
+	struct health_check_config *checks = NULL;
+	size_t nchecks = 0;
 	int err;
 
 	if (!id || !*id) {
@@ -307,8 +342,14 @@ static void do_launch(struct agent *a, json_t *task)
 	bad = launch_parts_read(task, &p);
 	if (!bad && !str_or_null(task, "cmd") && !p.nargs)
 		bad = "neither cmd nor args is given";
+	if (!bad && health_checks_parse(json_object_get(task, "healthChecks"), p.ports, p.nports,
+					&checks, &nchecks, &msg))
+		bad = msg.buf;
 	if (bad) {
+		bad = xstrdup(bad);
+		strbuf_reset(&msg);
 		strbuf_addf(&msg, "invalid launch command: %s", bad);
+		free((char *)bad);
 		push_update(a, id, "TASK_FAILED", msg.buf, 0, false, 0);
 		goto out;
 	}
@@ -358,6 +399,15 @@ static void do_launch(struct agent *a, json_t *task)
 		entry_free(e);
 		goto out_env;
 	}
+	if (nchecks) {
+		struct health_config hc = {
+			.loop = a->loop, .sandbox = sandbox.buf,
+			.env = (const char *const *)env.v, .nenv = env.n,
+			.checks = checks, .nchecks = nchecks,
+		};
+
+		health_new(&e->health, &hc, on_health, e);
+	}
 	hashmap_put(&a->tasks, e->rec.task_id, e);
 	log_info("launching task '%s' of app '%s'", id, in.app_id);
 	mark_dirty(a);
@@ -366,6 +416,7 @@ out_env:
 	env_list_release(&env);
 out:
 	launch_parts_release(&p);
+	free(checks);
 	strbuf_release(&sandbox);
 	strbuf_release(&msg);
 }

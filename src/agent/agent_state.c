@@ -58,6 +58,7 @@ static void update_release(struct agent_update *u)
 {
 	free(u->task_id);
 	free(u->message);
+	free(u->extra);
 }
 
 void update_queue_release(struct update_queue *q)
@@ -79,6 +80,7 @@ static void queue_append(struct update_queue *q, const struct agent_update *u, u
 	d->seq = seq;
 	d->task_id = xstrdup(u->task_id);
 	d->message = xstrdup(u->message ? u->message : "");
+	d->extra = u->extra ? xstrdup(u->extra) : NULL;
 }
 
 uint64_t update_queue_push(struct update_queue *q, const struct agent_update *u)
@@ -126,6 +128,10 @@ static void update_to_json(const struct agent_update *u, struct strbuf *out)
 	if (u->has_exit_code) {
 		strbuf_addstr(out, ",\"exitCode\":");
 		strbuf_add_json_int(out, u->exit_code);
+	}
+	if (u->extra) {
+		strbuf_addch(out, ',');
+		strbuf_addstr(out, u->extra);
 	}
 	strbuf_addch(out, '}');
 }
@@ -370,6 +376,24 @@ static int load_record(json_t *o, struct agent_task_record *r)
 	return 0;
 }
 
+/* Health members (health.h) come back as they were written; u->extra is allocated. */
+static void load_extra(json_t *o, struct agent_update *u)
+{
+	static const char *const keys[] = {"healthy", "healthResults"};
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = json_object_get(o, keys[i]);
+
+		if (!v)
+			continue;
+		strbuf_addf(&sb, "%s\"%s\":", sb.len ? "," : "", keys[i]);
+		json_dump_to(v, &sb);
+	}
+	u->extra = sb.len ? strbuf_detach(&sb, NULL) : NULL;
+	strbuf_release(&sb);
+}
+
 static int load_update(json_t *o, struct agent_update *u)
 {
 	json_t *id = json_object_get(o, "taskId"), *msg = json_object_get(o, "message");
@@ -391,6 +415,7 @@ static int load_update(json_t *o, struct agent_update *u)
 	u->pid = (pid_t)pid;
 	u->has_exit_code = code != NULL;
 	u->exit_code = code ? (int)json_integer_value(code) : 0;
+	load_extra(o, u);
 	return 0;
 }
 
@@ -444,9 +469,11 @@ int agent_state_load(struct agent_state *st, const char *path, struct strbuf *wh
 		if (load_update(v, &u) || u.seq >= st->updates.next_seq ||
 		    (st->updates.n && u.seq <= st->updates.v[st->updates.n - 1].seq)) {
 			strbuf_addf(why, "cannot parse '%s': update %zu is not a valid update", path, i);
+			free(u.extra);
 			goto fail;
 		}
 		queue_append(&st->updates, &u, u.seq);
+		free(u.extra);
 	}
 	err = 0;
 	goto out;

@@ -51,6 +51,7 @@ struct agent_update {
 	pid_t pid;            /* > 0: sent as "pid" */
 	bool has_exit_code;
 	int exit_code;        /* sent as "exitCode" when has_exit_code */
+	char *extra;          /* more members, e.g. "\"healthy\":true,...", or NULL */
 };
 
 struct update_queue {
@@ -63,8 +64,8 @@ void update_queue_init(struct update_queue *q);
 void update_queue_release(struct update_queue *q);
 
 /*
- * Appends a copy of u (its seq is ignored; task_id and message are copied,
- * a NULL message becomes "") numbered next_seq, and returns that seq.
+ * Appends a copy of u (its seq is ignored; task_id, message and extra are
+ * copied, a NULL message becomes "") numbered next_seq, and returns that seq.
  */
 uint64_t update_queue_push(struct update_queue *q, const struct agent_update *u);
 

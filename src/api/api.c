@@ -200,6 +200,7 @@ int api_start(struct api **out, uv_loop_t *loop, const struct api_config *cfg,
 	api_apps_register(api);
 	api_cluster_register(api);
 	api_events_register(api);
+	api_deployments_register(api);
 	api_ports_init(api);
 	err = httpd_start(&api->httpd, loop, &hc, dispatch, api);
 	if (err) {
@@ -209,6 +210,7 @@ int api_start(struct api **out, uv_loop_t *loop, const struct api_config *cfg,
 		return err;
 	}
 	set_leader(api, cfg);
+	api_deployments_start(api);
 	*out = api;
 	return 0;
 }
@@ -216,6 +218,7 @@ int api_start(struct api **out, uv_loop_t *loop, const struct api_config *cfg,
 void api_quiesce(struct api *api)
 {
 	httpd_quiesce(api->httpd);
+	api_deployments_stop(api);
 }
 
 void api_stop(struct api *api)
@@ -225,6 +228,7 @@ void api_stop(struct api *api)
 		http_blob_unref(api->apps_cache);
 	api_ports_release(api);
 	router_free(api->router);
+	api_deployments_free(api);
 	if (api->ev_notes.buf)
 		strbuf_release(&api->ev_notes);
 	free(api);

@@ -15,6 +15,7 @@
 #include "base/xalloc.h"
 #include "model/app.h"
 #include "cluster/cluster.h"
+#include "deploy/deployments.h"
 #include "model/pathid.h"
 
 #define SERVICE_PORT_MIN 10000
@@ -36,6 +37,7 @@ struct apps_op {
 	int status;
 	struct strbuf body;
 	struct strbuf events;      /* apps changed, for events (api_events_take) */
+	struct deployment *dep;    /* registered once durable (api_deploy_take), or NULL */
 };
 
 /* ---- service ports ---- */
@@ -149,7 +151,8 @@ static void app_json(const struct cluster *cl, const struct app *app, unsigned e
 
 void api_app_json(struct api *api, const struct app *app, struct strbuf *out)
 {
-	app_json(api->cluster, app, EMBED_COUNTS | EMBED_DEPLOYMENTS, NULL, out);
+	app_json(api->cluster, app, EMBED_COUNTS | EMBED_DEPLOYMENTS,
+		 api_deployment_of(api, app->id), out);
 }
 
 void api_deployment_result(struct strbuf *b, const char *deployment, int64_t version)
@@ -170,6 +173,12 @@ static void op_committed(void *arg, int status, int64_t version)
 				  "cannot store the change: %s", pacer_strerror(status));
 	else
 		api_events_committed(op->api, op->req, &op->events, version);
+	if (!status) {
+		/* listed before the answer goes out: clients read GET /v2/deployments next */
+		api_deploy_committed(op->api, op->dep);
+		op->dep = NULL;
+	}
+	deployment_free(op->dep);
 	if (!status)
 		api_respond(op->api, op->req, op->status, &op->body);
 	if (!status)
@@ -192,9 +201,11 @@ void api_commit_and_answer(struct api *api, struct http_request *req, struct app
 	op->body = *body;
 	strbuf_init(body, 0);
 	api_events_take(api, t, &op->events);
+	op->dep = api_deploy_take(api, t);
 	err = apps_txn_commit(t, op_committed, op);
 	if (err) {
 		api_respond_error(api, req, 503, "cannot store the change: %s", pacer_strerror(err));
+		deployment_free(op->dep);
 		strbuf_release(&op->events);
 		strbuf_release(&op->body);
 		free(op);
@@ -329,7 +340,29 @@ static void txn_put_def(struct api *api, struct apps_txn *t, struct app_def *def
 	ports_mark(api, def, 1);
 	app_def_assign_ports(def, port_alloc, api);
 	api_events_note(api, t, def->id, 0);
+	api_deploy_note(api, t, def->id,
+			!old ? DEPLOY_START
+			     : app_def_only_scaling_differs(old->def, def) ? DEPLOY_SCALE : DEPLOY_RESTART,
+			old ? old->version : 0, NULL);
 	apps_txn_put(t, def);
+}
+
+void api_apps_txn_put(struct api *api, struct apps_txn *t, struct app_def *def)
+{
+	txn_put_def(api, t, def);
+}
+
+void api_apps_txn_delete(struct api *api, struct apps_txn *t, const struct app *app)
+{
+	struct strbuf stored = STRBUF_INIT;
+
+	ports_mark(api, app->def, 0);
+	api_events_note(api, t, app->id, 1);
+	/* the definition goes with the app's versions: kept for a rollback */
+	app_def_serialize(app->def, &stored);
+	api_deploy_note(api, t, app->id, DEPLOY_STOP, app->version, stored.buf);
+	strbuf_release(&stored);
+	apps_txn_delete(t, app->id);
 }
 
 /* ---- the collection: /v2/apps ---- */
@@ -374,6 +407,7 @@ static void list_apps(struct api *api, struct http_request *req)
 	/* the plain list is what pollers ask for again and again: build it once per change */
 	if (!id && !cmd && !label && !nembed && api->apps_cache &&
 	    api->apps_cache_generation == api->apps->generation &&
+	    api->apps_cache_deploy_generation == deployments_generation(api->deployments) &&
 	    api->apps_cache_cluster_generation == cluster_generation(api->cluster)) {
 		http_respond_blob(req, 200, "application/json; charset=utf-8", api->apps_cache);
 		metrics_record(&api->metrics, http_request_tag(req), 200, 0);
@@ -387,7 +421,7 @@ static void list_apps(struct api *api, struct http_request *req)
 			continue;
 		if (k++)
 			strbuf_addch(&b, ',');
-		app_json(api->cluster, all[i], embed, NULL, &b);
+		app_json(api->cluster, all[i], embed, api_deployment_of(api, all[i]->id), &b);
 	}
 	strbuf_addstr(&b, "]}");
 	labelsel_free(sel);
@@ -399,6 +433,7 @@ static void list_apps(struct api *api, struct http_request *req)
 			http_blob_unref(api->apps_cache);
 		api->apps_cache = http_blob_new(buf, len);
 		api->apps_cache_generation = api->apps->generation;
+		api->apps_cache_deploy_generation = deployments_generation(api->deployments);
 		api->apps_cache_cluster_generation = cluster_generation(api->cluster);
 		metrics_record(&api->metrics, http_request_tag(req), 200,
 			       time_mono_ns() - http_request_start_ns(req));
@@ -449,7 +484,7 @@ static void post_app(struct api *api, struct http_request *req)
 		strbuf_release(&dj);
 	}
 	set_location(req, def->id);
-	http_response_header(req, "Marathon-Deployment-Id", dep);
+	api_deployment_header(api, req, t, dep);
 	def = NULL; /* the transaction owns it */
 	api_commit_and_answer(api, req, t, 201, &b);
 out:
@@ -539,7 +574,7 @@ static void update_many(struct api *api, struct http_request *req, int is_patch)
 	}
 	api_new_deployment_id(dep);
 	api_deployment_result(&b, dep, apps_txn_version(t));
-	http_response_header(req, "Marathon-Deployment-Id", dep);
+	api_deployment_header(api, req, t, dep);
 	api_commit_and_answer(api, req, t, 200, &b);
 	goto out;
 abort:
@@ -589,7 +624,7 @@ static void get_app(struct api *api, struct http_request *req, const char *id)
 	}
 	http_request_query_each(req, "embed", embed_cb, &embed);
 	strbuf_addstr(&b, "{\"app\":");
-	app_json(api->cluster, app, embed, NULL, &b);
+	app_json(api->cluster, app, embed, api_deployment_of(api, app->id), &b);
 	strbuf_addch(&b, '}');
 	api_respond(api, req, 200, &b);
 }
@@ -638,7 +673,7 @@ static void put_app(struct api *api, struct http_request *req, const char *id, i
 	txn_put_def(api, t, def);
 	def = NULL;
 	api_deployment_result(&b, dep, apps_txn_version(t));
-	http_response_header(req, "Marathon-Deployment-Id", dep);
+	api_deployment_header(api, req, t, dep);
 	if (!exists) {
 		set_location(req, id);
 	}
@@ -666,13 +701,11 @@ static void delete_app(struct api *api, struct http_request *req, const char *id
 		api_app_not_found(api, req, id);
 		return;
 	}
-	ports_mark(api, app->def, 0);
 	api_new_deployment_id(dep);
 	t = apps_txn_begin(api->apps);
-	api_events_note(api, t, id, 1);
-	apps_txn_delete(t, id);
+	api_apps_txn_delete(api, t, app);
 	api_deployment_result(&b, dep, apps_txn_version(t));
-	http_response_header(req, "Marathon-Deployment-Id", dep);
+	api_deployment_header(api, req, t, dep);
 	api_commit_and_answer(api, req, t, 200, &b);
 }
 
@@ -698,9 +731,10 @@ static void restart_app(struct api *api, struct http_request *req, const char *i
 	api_new_deployment_id(dep);
 	t = apps_txn_begin(api->apps);
 	api_events_note(api, t, id, 0);
+	api_deploy_note(api, t, id, DEPLOY_RESTART, app->version, NULL);
 	apps_txn_restart(t, def);
 	api_deployment_result(&b, dep, apps_txn_version(t));
-	http_response_header(req, "Marathon-Deployment-Id", dep);
+	api_deployment_header(api, req, t, dep);
 	api_commit_and_answer(api, req, t, 200, &b);
 }
 
@@ -724,7 +758,7 @@ static void list_group(struct api *api, struct http_request *req, const char *gr
 			continue;
 		if (k++)
 			strbuf_addch(&b, ',');
-		app_json(api->cluster, all[i], embed, NULL, &b);
+		app_json(api->cluster, all[i], embed, api_deployment_of(api, all[i]->id), &b);
 	}
 	strbuf_addstr(&b, "]}");
 	api_respond(api, req, 200, &b);

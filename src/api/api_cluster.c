@@ -13,6 +13,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "cluster/cluster.h"
+#include "deploy/deployments.h"
 #include "model/pathid.h"
 #include "state/apps.h"
 
@@ -151,9 +152,10 @@ void api_app_tasks_kill(struct api *api, struct http_request *req, const char *i
 		api_new_deployment_id(dep);
 		t = apps_txn_begin(api->apps);
 		api_events_note(api, t, def->id, 0);
+		api_deploy_note(api, t, def->id, DEPLOY_SCALE, app->version, NULL);
 		apps_txn_put(t, def);
 		api_deployment_result(&b, dep, apps_txn_version(t));
-		http_response_header(req, "Marathon-Deployment-Id", dep);
+		api_deployment_header(api, req, t, dep);
 		api_commit_and_answer(api, req, t, 200, &b);
 		return;
 	}
@@ -214,12 +216,13 @@ static void scale_down_after_kill(struct api *api, struct http_request *req,
 					 : 0;
 		json_object_set_new(def->json, "instances", json_integer(def->instances));
 		api_events_note(api, t, def->id, 0);
+		api_deploy_note(api, t, def->id, DEPLOY_SCALE, app->version, NULL);
 		apps_txn_put(t, def);
 	}
 	hashmap_release(&dec);
 	api_new_deployment_id(dep);
 	api_deployment_result(&b, dep, apps_txn_version(t));
-	http_response_header(req, "Marathon-Deployment-Id", dep);
+	api_deployment_header(api, req, t, dep);
 	api_commit_and_answer(api, req, t, 200, &b);
 }
 

@@ -36,6 +36,10 @@ struct api {
 	/* GET /v2/apps without parameters, built once per apps generation */
 	struct http_blob *apps_cache;
 	uint64_t apps_cache_generation, apps_cache_cluster_generation;
+	uint64_t apps_cache_deploy_generation;
+	struct deployments *deployments; /* the running ones (api_deployments.c) */
+	struct deployment *dep_pending;  /* the plan of the transaction being built ... */
+	int64_t dep_pending_version;     /* ... and its version */
 };
 
 typedef void api_handler_fn(struct api *api, struct http_request *req, const char *rest);
@@ -97,6 +101,34 @@ void api_events_note(struct api *api, struct apps_txn *t, const char *id, int de
 void api_events_take(struct api *api, struct apps_txn *t, struct strbuf *out);
 void api_events_committed(struct api *api, struct http_request *req, const struct strbuf *notes,
 			  int64_t version);
+/*
+ * Deployments (api_deployments.c). api_deploy_note records that the
+ * transaction t gives app_id action (prev_version: its version before, 0 for
+ * a new app; prev_def: a deleted app's stored definition, or NULL);
+ * api_deployment_header names t's deployment (and sets the
+ * Marathon-Deployment-Id header); api_commit_and_answer registers the plan
+ * once the commit succeeds, before answering.
+ */
+enum deploy_action;
+struct deployment;
+void api_deploy_note(struct api *api, struct apps_txn *t, const char *app_id,
+		     enum deploy_action action, int64_t prev_version, const char *prev_def);
+void api_deployment_header(struct api *api, struct http_request *req, struct apps_txn *t,
+			   const char *dep);
+/* Takes t's plan (NULL when nothing was noted for t). */
+struct deployment *api_deploy_take(struct api *api, struct apps_txn *t);
+/* Registers a committed plan (taken; NULL is allowed). */
+void api_deploy_committed(struct api *api, struct deployment *dep);
+/* The running deployment that affects app_id, or NULL. */
+const char *api_deployment_of(const struct api *api, const char *app_id);
+void api_deployments_register(struct api *api);
+void api_deployments_start(struct api *api);
+void api_deployments_stop(struct api *api);
+void api_deployments_free(struct api *api);
+/* Puts def into t as the apps resource does (service ports, events, deployment action). */
+void api_apps_txn_put(struct api *api, struct apps_txn *t, struct app_def *def);
+/* Deletes app (which exists) in t likewise. */
+void api_apps_txn_delete(struct api *api, struct apps_txn *t, const struct app *app);
 /* Keeps the service port bitmap in step with the apps: call after loading. */
 void api_ports_init(struct api *api);
 void api_ports_release(struct api *api);

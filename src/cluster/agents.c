@@ -554,6 +554,37 @@ static int parse_state(const char *s, enum inst_state *out)
 	return PACER_EBADREQUEST;
 }
 
+/* Most results one update may carry (outside input; the agent sends at most 16). */
+#define MAX_HEALTH_RESULTS 64
+
+/*
+ * An agent's health results (docs/agent-protocol.md) replace the previous
+ * ones; a check failing maxConsecutiveFailures (> 0) times in a row marks
+ * the task for a kill, which scale.c rate-limits per app.
+ */
+static void apply_health(struct cluster *c, struct inst *in, const json_t *results)
+{
+	const struct app *app = apps_get(c->apps, in->app_id);
+	const json_t *hcs = app ? json_object_get(app->def->json, "healthChecks") : NULL, *r;
+	size_t i;
+
+	if (json_array_size(results) > MAX_HEALTH_RESULTS)
+		return;
+	json_decref(in->health);
+	in->health = json_incref((json_t *)results);
+	c->generation++;
+	json_array_foreach(results, i, r) {
+		json_int_t max = json_integer_value(
+			json_object_get(json_array_get(hcs, i), "maxConsecutiveFailures"));
+
+		if (max > 0 && !json_is_true(json_object_get(r, "alive")) &&
+		    json_integer_value(json_object_get(r, "consecutiveFailures")) >= max)
+			in->health_kill = 1;
+	}
+	if (in->health_kill)
+		scale_schedule(c);
+}
+
 static void apply_update(struct cluster *c, struct agent *a, const json_t *u)
 {
 	const char *tid = json_string_value(json_object_get(u, "taskId"));
@@ -584,6 +615,8 @@ static void apply_update(struct cluster *c, struct agent *a, const json_t *u)
 		scale_terminal(c, in, msg ? msg : "");
 		return;
 	}
+	if (json_is_array(json_object_get(u, "healthResults")))
+		apply_health(c, in, json_object_get(u, "healthResults"));
 	/* states only move forward; a repeated update changes nothing */
 	if (s == in->state || (s < in->state && in->state != INST_UNREACHABLE))
 		return;

@@ -132,6 +132,7 @@ void cluster_free(struct cluster *c)
 		free(all[i]->app_id);
 		free(all[i]->agent_id);
 		free(all[i]->host);
+		json_decref(all[i]->health);
 		free(all[i]);
 	}
 	free(all);
@@ -201,7 +202,44 @@ void cluster_app_counts(const struct cluster *c, const char *app_id, struct app_
 			out->running++;
 		else if (s == INST_STAGING || s == INST_STARTING)
 			out->staged++;
+		if (s == INST_RUNNING) {
+			int h = inst_health(c, run->insts[i]);
+
+			out->healthy += h > 0;
+			out->unhealthy += h < 0;
+		}
 	}
+}
+
+int cluster_app_converged(const struct cluster *c, const char *app_id, int64_t version)
+{
+	const struct app_run *run = c ? hashmap_get(&c->runs, app_id) : NULL;
+	const struct app *app;
+	int64_t running = 0;
+
+	if (!c)
+		return 1;
+	if (!version) {
+		for (size_t i = 0; run && i < run->n; i++)
+			if (!inst_is_terminal(run->insts[i]->state))
+				return 0;
+		return 1;
+	}
+	app = apps_get(c->apps, app_id);
+	if (!app || app->version < version)
+		return 0;
+	for (size_t i = 0; run && i < run->n; i++) {
+		const struct inst *in = run->insts[i];
+
+		if (inst_is_terminal(in->state))
+			continue;
+		/* anything not running the current configuration is still on its way in or out */
+		if (in->state != INST_RUNNING || in->kill_sent ||
+		    in->version < app->last_config_change_at)
+			return 0;
+		running++;
+	}
+	return running == app->def->instances;
 }
 
 void cluster_app_tasks_json(const struct cluster *c, const char *app_id, struct strbuf *out)

@@ -105,6 +105,14 @@ struct app_counts {
 	unsigned staged, running, healthy, unhealthy;
 };
 void cluster_app_counts(const struct cluster *c, const char *app_id, struct app_counts *out);
+/*
+ * Whether app_id has converged to its current configuration, for
+ * deployments: with version > 0, the app exists at version or later and
+ * exactly its instance count runs (TASK_RUNNING, not being killed) that
+ * configuration, with no other instance left; with version 0, no instance
+ * of the app is left. Returns 1 or 0 (1 without a cluster).
+ */
+int cluster_app_converged(const struct cluster *c, const char *app_id, int64_t version);
 /* Appends the app's tasks as Marathon's task objects, comma-separated (no brackets). */
 void cluster_app_tasks_json(const struct cluster *c, const char *app_id, struct strbuf *out);
 /* Appends ,"lastTaskFailure":{...} when the app has one. */

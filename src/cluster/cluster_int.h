@@ -53,6 +53,8 @@ struct inst {
 	int placed;
 	int kill_sent;
 	struct app_run *run;
+	json_t *health;             /* the agent's last healthResults (an array), or NULL */
+	int health_kill;            /* reported failing maxConsecutiveFailures times: to kill */
 };
 
 struct app_run {
@@ -72,6 +74,7 @@ struct app_run {
 	int64_t queued_since;
 	struct sched_refusals last_refusals, attempt_refusals;
 	int64_t last_refused_at;
+	uint64_t last_health_kill_ms; /* monotonic; one kill for health per 10 s */
 };
 
 struct unknown_task {
@@ -112,6 +115,8 @@ void inst_json(const struct cluster *c, const struct inst *in, struct strbuf *ou
 int inst_load_all(struct cluster *c);
 int inst_is_terminal(enum inst_state s);
 void inst_service_ports(const struct cluster *c, const char *app_id, struct strbuf *out);
+/* 1 when every health check of the instance's app is alive, -1 when one is not, 0 unknown. */
+int inst_health(const struct cluster *c, const struct inst *in);
 /* Publishes the instance's current state as status_update_event and instance_changed_event. */
 void inst_emit(struct cluster *c, const struct inst *in, const char *message);
 

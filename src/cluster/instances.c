@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
@@ -160,6 +161,7 @@ void inst_forget(struct cluster *c, struct inst *in)
 	free(in->app_id);
 	free(in->agent_id);
 	free(in->host);
+	json_decref(in->health);
 	free(in);
 }
 
@@ -180,6 +182,81 @@ void inst_service_ports(const struct cluster *c, const char *app_id, struct strb
 	json_array_foreach(pd, i, v)
 		strbuf_addf(out, "%s%lld", k++ ? "," : "",
 			    (long long)json_integer_value(json_object_get(v, "servicePort")));
+}
+
+static const json_t *app_health_checks(const struct cluster *c, const char *app_id)
+{
+	const struct app *app = apps_get(c->apps, app_id);
+	const json_t *hcs = app ? json_object_get(app->def->json, "healthChecks") : NULL;
+
+	return json_array_size(hcs) ? hcs : NULL;
+}
+
+int inst_health(const struct cluster *c, const struct inst *in)
+{
+	const json_t *hcs = in->health ? app_health_checks(c, in->app_id) : NULL, *r;
+	size_t i, alive = 0;
+
+	if (!hcs)
+		return 0;
+	json_array_foreach(in->health, i, r) {
+		if (!json_is_object(r))
+			continue;
+		if (!json_is_true(json_object_get(r, "alive")))
+			return -1;
+		alive++;
+	}
+	return alive == json_array_size(hcs) ? 1 : 0;
+}
+
+/* ,"healthCheckResults":[...] for an app with health checks: Marathon's Health objects. */
+static void add_health_results(const struct cluster *c, const struct inst *in, struct strbuf *b)
+{
+	static const char *const keys[] = {"alive", "consecutiveFailures", "firstSuccess",
+					   "lastSuccess", "lastFailure", "lastFailureCause"};
+	const char *dot = strrchr(in->task_id, '.');
+	const json_t *r;
+	size_t i;
+	int first = 1;
+
+	if (!app_health_checks(c, in->app_id))
+		return;
+	strbuf_addstr(b, ",\"healthCheckResults\":[");
+	json_array_foreach(in->health, i, r) {
+		if (!json_is_object(r))
+			continue; /* no result yet */
+		strbuf_addstr(b, first ? "{" : ",{");
+		first = 0;
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			const json_t *v = json_object_get(r, keys[k]);
+
+			strbuf_addf(b, "%s\"%s\":", k ? "," : "", keys[k]);
+			if (v && (json_is_string(v) || json_is_boolean(v) || json_is_integer(v)))
+				json_dump_to(v, b);
+			else if (!k)
+				strbuf_addstr(b, "false");
+			else if (k == 1)
+				strbuf_addstr(b, "0");
+			else
+				strbuf_addstr(b, "null");
+		}
+		/* Marathon 1.4's ids: instance "<app>.marathon-<uuid>" of task "<app>.<uuid>" */
+		strbuf_addstr(b, ",\"instanceId\":");
+		if (dot) {
+			struct strbuf iid = STRBUF_INIT;
+
+			strbuf_add(&iid, in->task_id, (size_t)(dot - in->task_id));
+			strbuf_addf(&iid, ".marathon-%s", dot + 1);
+			strbuf_add_json_str(b, iid.buf);
+			strbuf_release(&iid);
+		} else {
+			strbuf_add_json_str(b, in->task_id);
+		}
+		strbuf_addstr(b, ",\"taskId\":");
+		strbuf_add_json_str(b, in->task_id);
+		strbuf_addch(b, '}');
+	}
+	strbuf_addch(b, ']');
 }
 
 /* Marathon 1.4's task object (the keys marathon-python knows). */
@@ -206,6 +283,7 @@ void inst_json(const struct cluster *c, const struct inst *in, struct strbuf *b)
 		strbuf_addstr(b, ",\"startedAt\":");
 		time_add_json(b, in->started_at);
 	}
+	add_health_results(c, in, b);
 	strbuf_addstr(b, ",\"ipAddresses\":[],\"localVolumes\":[]}");
 }
 

@@ -19,6 +19,8 @@
 
 /* Launches per check; the rest waits for the next check (soon), to keep loop turns short. */
 #define LAUNCHES_PER_CHECK 512
+/* At most one kill for failed health checks per app in this time (docs/architecture.md). */
+#define HEALTH_KILL_GAP_MS 10000
 
 static double num(const json_t *o, const char *key, double def)
 {
@@ -170,7 +172,8 @@ static void launch_line(struct cluster *c, const struct inst *in, const struct a
 	strbuf_add_json_str(b, app->id);
 	strbuf_addf(b, ",\"version\":\"%s\"", iso);
 	{
-		static const char *const copy[] = {"cmd", "args", "user", "env", "labels", "fetch"};
+		static const char *const copy[] = {"cmd",    "args",  "user",        "env",
+						   "labels", "fetch", "healthChecks"};
 
 		for (size_t k = 0; k < sizeof(copy) / sizeof(copy[0]); k++) {
 			v = json_object_get(j, copy[k]);
@@ -338,6 +341,15 @@ static int check_app(struct cluster *c, struct app_run *run, int budget, int64_t
 		}
 		if (!counts_as_active(c, in, unreach, now))
 			continue;
+		if (in->health_kill && in->state == INST_RUNNING &&
+		    (!run->last_health_kill_ms ||
+		     time_mono_ns() / 1000000u - run->last_health_kill_ms >= HEALTH_KILL_GAP_MS)) {
+			run->last_health_kill_ms = time_mono_ns() / 1000000u;
+			log_warn("killing task '%s' of '%s': it failed its health checks "
+				 "maxConsecutiveFailures times", in->task_id, app->id);
+			agent_send_kill(c, in, kill_grace(app));
+			continue;
+		}
 		if (in->version < app->last_config_change_at) {
 			/* an outdated configuration: replace it */
 			agent_send_kill(c, in, kill_grace(app));
