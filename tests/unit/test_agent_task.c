@@ -441,6 +441,37 @@ static void test_fetch(void **state)
 	task_free(t);
 }
 
+/*
+ * Starts cfg's task with cgroups under a parent named for this test process;
+ * skips the test (cleaning up) where cgroups cannot be used.
+ */
+static struct task *start_in_test_cgroup(struct ctx *c, struct task_config *cfg, char *parent,
+					 size_t size, struct strbuf *why)
+{
+	struct task *t;
+
+	snprintf(parent, size, "pacer-test-%ld", (long)getpid());
+	if (cgroup_sys_detect(&c->cs, parent, why)) {
+		print_message("skipped: no cgroups: %s\n", why->buf);
+		strbuf_release(why);
+		skip();
+	}
+	c->rt.cgroups = &c->cs;
+	t = start(c, cfg);
+	if (!task_cgroup(t)) {
+		print_message("skipped: cgroups not usable here: %s\n", task_cgroup_problem(t));
+		task_kill(t, 0);
+		run_until(c, t, NULL, 4000);
+		task_free(t);
+		for (int i = 0; i < CGROUP_NCTL; i++)
+			if (c->cs.parent[i])
+				rmdir(c->cs.parent[i]);
+		strbuf_release(why);
+		skip();
+	}
+	return t;
+}
+
 static void test_cgroup_memory(void **state)
 {
 	struct ctx *c = *state;
@@ -458,26 +489,8 @@ static void test_cgroup_memory(void **state)
 	struct task *t;
 	char pid_line[32], *procs;
 
-	snprintf(parent, sizeof(parent), "pacer-test-%ld", (long)getpid());
-	if (cgroup_sys_detect(&c->cs, parent, &why)) {
-		print_message("skipped: no cgroups: %s\n", why.buf);
-		strbuf_release(&why);
-		skip();
-	}
-	c->rt.cgroups = &c->cs;
-	t = start(c, &cfg);
+	t = start_in_test_cgroup(c, &cfg, parent, sizeof(parent), &why);
 	cg = task_cgroup(t);
-	if (!cg) {
-		print_message("skipped: cgroups not usable here: %s\n", task_cgroup_problem(t));
-		task_kill(t, 0);
-		run_until(c, t, NULL, 4000);
-		task_free(t);
-		for (int i = 0; i < CGROUP_NCTL; i++)
-			if (c->cs.parent[i])
-				rmdir(c->cs.parent[i]);
-		strbuf_release(&why);
-		skip();
-	}
 	assert_true(run_until(c, t, ready_file, 4000));
 	assert_int_equal(cgroup_read_limits(cg, &got), 0);
 	assert_int_equal(got.mem_bytes, 64 << 20);
@@ -983,26 +996,8 @@ static void test_direct_cgroup(void **state)
 	struct task *t;
 	int n = 0;
 
-	snprintf(parent, sizeof(parent), "pacer-test-%ld", (long)getpid());
-	if (cgroup_sys_detect(&c->cs, parent, &why)) {
-		print_message("skipped: no cgroups: %s\n", why.buf);
-		strbuf_release(&why);
-		skip();
-	}
-	c->rt.cgroups = &c->cs;
-	t = start(c, &cfg);
+	t = start_in_test_cgroup(c, &cfg, parent, sizeof(parent), &why);
 	cg = task_cgroup(t);
-	if (!cg) {
-		print_message("skipped: cgroups not usable here: %s\n", task_cgroup_problem(t));
-		task_kill(t, 0);
-		run_until(c, t, NULL, 4000);
-		task_free(t);
-		for (int i = 0; i < CGROUP_NCTL; i++)
-			if (c->cs.parent[i])
-				rmdir(c->cs.parent[i]);
-		strbuf_release(&why);
-		skip();
-	}
 	/* direct: running, and already in its cgroup, when task_start returned */
 	assert_int_equal(c->nseen, 2);
 	assert_int_equal(task_state(t), TASK_RUNNING);
