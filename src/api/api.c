@@ -17,10 +17,17 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 
-static void record(struct api *api, struct http_request *req, int status)
+void api_record(struct api *api, struct http_request *req, int status)
 {
 	metrics_record(&api->metrics, http_request_tag(req), status,
 		       time_mono_ns() - http_request_start_ns(req));
+}
+
+void api_respond_blob(struct api *api, struct http_request *req, int status,
+		      struct http_blob *blob)
+{
+	api_record(api, req, status);
+	http_respond_blob(req, status, "application/json; charset=utf-8", blob);
 }
 
 void api_respond_text(struct api *api, struct http_request *req, int status,
@@ -29,7 +36,7 @@ void api_respond_text(struct api *api, struct http_request *req, int status,
 	size_t len = 0;
 	char *buf = body ? strbuf_detach(body, &len) : NULL;
 
-	record(api, req, status);
+	api_record(api, req, status);
 	http_respond(req, status, content_type, buf, len);
 }
 

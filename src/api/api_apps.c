@@ -383,6 +383,28 @@ static int matches(const struct app *app, const char *id, const char *cmd,
 	return 1;
 }
 
+/* Whether the cached plain list still shows what apps, tasks and deployments are. */
+static int apps_cache_fresh(const struct api *api)
+{
+	return api->apps_cache && api->apps_cache_generation == api->apps->generation &&
+	       api->apps_cache_deploy_generation == deployments_generation(api->deployments) &&
+	       api->apps_cache_cluster_generation == cluster_generation(api->cluster);
+}
+
+/* Makes b (taken) the cached plain list. */
+static void apps_cache_store(struct api *api, struct strbuf *b)
+{
+	size_t len;
+	char *buf = strbuf_detach(b, &len);
+
+	if (api->apps_cache)
+		http_blob_unref(api->apps_cache);
+	api->apps_cache = http_blob_new(buf, len);
+	api->apps_cache_generation = api->apps->generation;
+	api->apps_cache_deploy_generation = deployments_generation(api->deployments);
+	api->apps_cache_cluster_generation = cluster_generation(api->cluster);
+}
+
 static void list_apps(struct api *api, struct http_request *req)
 {
 	const char *id = http_request_query(req, "id");
@@ -394,6 +416,7 @@ static void list_apps(struct api *api, struct http_request *req)
 	struct strbuf b = STRBUF_INIT;
 	struct app *const *all;
 	size_t n, k = 0;
+	int plain;
 
 	if (label) {
 		struct strbuf why = STRBUF_INIT;
@@ -405,12 +428,9 @@ static void list_apps(struct api *api, struct http_request *req)
 		}
 	}
 	/* the plain list is what pollers ask for again and again: build it once per change */
-	if (!id && !cmd && !label && !nembed && api->apps_cache &&
-	    api->apps_cache_generation == api->apps->generation &&
-	    api->apps_cache_deploy_generation == deployments_generation(api->deployments) &&
-	    api->apps_cache_cluster_generation == cluster_generation(api->cluster)) {
-		http_respond_blob(req, 200, "application/json; charset=utf-8", api->apps_cache);
-		metrics_record(&api->metrics, http_request_tag(req), 200, 0);
+	plain = !id && !cmd && !label && !nembed;
+	if (plain && apps_cache_fresh(api)) {
+		api_respond_blob(api, req, 200, api->apps_cache);
 		return;
 	}
 	all = apps_sorted(api->apps, &n);
@@ -425,19 +445,9 @@ static void list_apps(struct api *api, struct http_request *req)
 	}
 	strbuf_addstr(&b, "]}");
 	labelsel_free(sel);
-	if (!id && !cmd && !label && !nembed) {
-		size_t len;
-		char *buf = strbuf_detach(&b, &len);
-
-		if (api->apps_cache)
-			http_blob_unref(api->apps_cache);
-		api->apps_cache = http_blob_new(buf, len);
-		api->apps_cache_generation = api->apps->generation;
-		api->apps_cache_deploy_generation = deployments_generation(api->deployments);
-		api->apps_cache_cluster_generation = cluster_generation(api->cluster);
-		metrics_record(&api->metrics, http_request_tag(req), 200,
-			       time_mono_ns() - http_request_start_ns(req));
-		http_respond_blob(req, 200, "application/json; charset=utf-8", api->apps_cache);
+	if (plain) {
+		apps_cache_store(api, &b);
+		api_respond_blob(api, req, 200, api->apps_cache);
 		return;
 	}
 	api_respond(api, req, 200, &b);

@@ -58,7 +58,7 @@ static void agents_resource(struct api *api, struct http_request *req, const cha
 		if (cluster_open_commands_mux(api->cluster, body, req, &ans))
 			answer(api, req, &ans);
 		else
-			metrics_record(&api->metrics, http_request_tag(req), 200, 0);
+			api_record(api, req, 200);
 		json_decref(body);
 		return;
 	}
@@ -81,7 +81,7 @@ static void agents_resource(struct api *api, struct http_request *req, const cha
 		if (cluster_open_commands(api->cluster, id, req))
 			api_respond_error(api, req, 404, "unknown agent '%s': register again", id);
 		else
-			metrics_record(&api->metrics, http_request_tag(req), 200, 0);
+			api_record(api, req, 200);
 		return;
 	}
 	if (!strcmp(slash, "/updates") && m == HTTP_POST) {

@@ -115,8 +115,7 @@ static void get_events(struct api *api, struct http_request *req, const char *re
 	if (parse_filter(api, req, &f))
 		return;
 	/* the stream is answered now: count the request as such */
-	metrics_record(&api->metrics, http_request_tag(req), 200,
-		       time_mono_ns() - http_request_start_ns(req));
+	api_record(api, req, 200);
 	event_bus_attach(api->events, req, &f, last != NULL, last_id, client_ip(req));
 }
 

@@ -45,6 +45,11 @@ struct api {
 typedef void api_handler_fn(struct api *api, struct http_request *req, const char *rest);
 
 /* Answering: every request is answered exactly once through one of these. */
+/* Counts an answer (status, latency) that the caller sends by other means (a stream). */
+void api_record(struct api *api, struct http_request *req, int status);
+/* Answers with a shared JSON body (the blob keeps its own reference). */
+void api_respond_blob(struct api *api, struct http_request *req, int status,
+		      struct http_blob *blob);
 void api_respond(struct api *api, struct http_request *req, int status, struct strbuf *body);
 void api_respond_text(struct api *api, struct http_request *req, int status,
 		      const char *content_type, struct strbuf *body);
